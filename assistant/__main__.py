@@ -1,0 +1,5 @@
+"""`python -m assistant`: see `assistant.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())

