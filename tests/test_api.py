@@ -1,0 +1,102 @@
+"""The Python API end to end: real corpus, real model, real FAISS."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant import Assistant
+from assistant.errors import InputError
+
+
+def test_load_builds_the_index_when_it_is_missing(tiny, embedder):
+    bot = Assistant.load(settings=tiny, embedder=embedder)
+    assert bot.stats()["documents"] == 2
+    assert (tiny.index_dir / "CURRENT").is_file()
+
+
+def test_retrieval_finds_the_passage_worded_differently_from_the_question(bot):
+    sources = bot.retrieve("Why would I need derivatives and vectors to build models?", k=5)
+    assert sources[0].doc == "notes/mathematics-for-ml.md"
+
+
+def test_retrieve_returns_k_sources_best_first(bot):
+    sources = bot.retrieve("How do I deploy a model behind an API?", k=4)
+    assert len(sources) == 4
+    assert all(s.id and s.doc and s.title and s.text for s in sources)
+
+
+def test_every_citation_number_resolves_to_a_source(bot):
+    for question in [
+        "What skills do I need to become a machine learning engineer?",
+        "What is the difference between precision and recall?",
+        "How do I get my first ML job?",
+        "Which frameworks are used for deep learning?",
+    ]:
+        answer = bot.ask(question)
+        numbers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+        assert numbers and sorted(set(numbers)) == list(range(1, len(answer.sources) + 1)), answer.text
+
+
+def test_every_sentence_of_an_answer_carries_a_citation(bot):
+    answer = bot.ask("What does a machine learning engineer do?")
+    for block in answer.text.split("\n"):
+        if block.strip():
+            assert re.search(r"\[\d+\]", block), block
+    for sentence in re.split(r"(?<=[.!?])\s+", answer.text.replace("\n", " ")):
+        if len(sentence.split()) > 3:
+            assert re.search(r"\[\d+\]", sentence), sentence
+
+
+def test_answer_is_short_and_quotes_the_sources(bot):
+    answer = bot.ask("How much maths do I need for machine learning?")
+    words = len(answer.text.split())
+    assert 30 <= words <= 170, words
+    first_cited = re.sub(r"\s*\[\d+\]", "", answer.text.split("\n")[0]).rstrip(".").split(". ")[0]
+    assert first_cited[:40] in " ".join(s.text for s in answer.sources)
+
+
+def test_skills_question_keeps_the_list_structure_of_the_article(bot):
+    answer = bot.ask("What skills do I need to become a machine learning engineer?")
+    assert answer.sources[0].doc == "how-to-become-a-machine-learning-engineer.md"
+    assert sum(1 for line in answer.text.splitlines() if line.startswith("- ")) >= 3
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do I bake sourdough bread at home?", "What is the capital of Australia?", "Who won the football World Cup in 2018?"],
+)
+def test_out_of_scope_questions_abstain_and_cite_nothing(bot, question):
+    answer = bot.ask(question)
+    assert answer.abstained and answer.sources == () and "I don't know from these sources" in answer.text
+    assert not re.search(r"\[\d+\]", answer.text)
+
+
+def test_empty_question_is_refused(bot):
+    with pytest.raises(InputError):
+        bot.ask("   ")
+
+
+def test_a_100k_character_question_is_handled(bot):
+    answer = bot.ask("What is MLOps? " + "very " * 20000)
+    assert answer.text
+
+
+def test_follow_up_uses_the_previous_question(bot):
+    sources = bot.retrieve("Which frameworks?", history=["What do I need for deep learning?"])
+    assert sources[0].doc == "notes/deep-learning.md"
+    assert "framework" in sources[0].text.lower()
+
+
+def test_abstained_questions_are_logged_as_gaps(bot):
+    bot.ask("How long should I boil an egg?")
+    from assistant.logs import gap_groups
+
+    assert any("boil an egg" in g["question"] for g in gap_groups(bot.settings.state_dir))
+
+
+def test_answer_to_dict_has_the_json_shape(bot):
+    data = bot.ask("What is MLOps?").to_dict()
+    assert set(data) == {"question", "answer", "abstained", "sources"}
+    assert [s["n"] for s in data["sources"]] == list(range(1, len(data["sources"]) + 1))

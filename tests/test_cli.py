@@ -1,0 +1,110 @@
+"""The command line, run as a user runs it: `python -m assistant ...` in a subprocess, real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def run(*args: str, env_extra: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env, cwd=cwd or REPO, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def env(real_settings, tmp_path_factory):
+    state = tmp_path_factory.mktemp("cli-state")
+    return {
+        "ASSISTANT_CORPUS_DIR": str(real_settings.corpus_dir),
+        "ASSISTANT_INDEX_DIR": str(real_settings.index_dir),
+        "ASSISTANT_STATE_DIR": str(state),
+    }
+
+
+def test_ask_json_answers_from_the_article_with_valid_citations(env):
+    result = run("ask", "--json", "What skills do I need to become a machine learning engineer?", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"question", "answer", "abstained", "sources"}
+    assert data["abstained"] is False
+    assert data["sources"][0]["doc"] == "how-to-become-a-machine-learning-engineer.md"
+    numbers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", data["answer"])}
+    assert numbers == {s["n"] for s in data["sources"]}
+    assert set(data["sources"][0]) == {"n", "id", "doc", "title", "heading", "text", "score"}
+
+
+def test_ask_out_of_scope_abstains_in_json(env):
+    result = run("ask", "--json", "What is the capital of Australia?", env_extra=env)
+    data = json.loads(result.stdout)
+    assert result.returncode == 0 and data["abstained"] is True and data["sources"] == []
+
+
+def test_empty_question_exits_2_with_one_line(env):
+    result = run("ask", "   ", env_extra=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: the question is empty")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_k_exits_2(env):
+    result = run("ask", "-k", "0", "What is MLOps?", env_extra=env)
+    assert result.returncode == 2 and "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_does_not_import_torch():
+    code = "import sys\nfrom assistant.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules, 'faiss' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.stdout.strip().endswith("False False"), result.stdout
+
+
+def test_list_without_an_index_names_the_fix(tmp_path):
+    result = run("list", env_extra={"ASSISTANT_INDEX_DIR": str(tmp_path / "none")})
+    assert result.returncode == 1
+    assert "python -m assistant index" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_index_is_one_clear_message(tmp_path, real_settings):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(real_settings.index_dir, index)
+    gen = index / (index / "CURRENT").read_text().strip()
+    (gen / "dense.faiss").write_bytes(b"garbage")
+    result = run("ask", "What is MLOps?", env_extra={"ASSISTANT_INDEX_DIR": str(index), "ASSISTANT_STATE_DIR": str(tmp_path / "s")})
+    assert result.returncode == 1
+    assert "damaged" in result.stderr and "python -m assistant index" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_index_add_list_remove_round_trip(tmp_path, copy_corpus):
+    corpus = copy_corpus()
+    env = {"ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(tmp_path / "index"), "ASSISTANT_STATE_DIR": str(tmp_path / "s")}
+    built = run("index", "--quiet", env_extra=env)
+    assert built.returncode == 0, built.stderr
+    note = tmp_path / "hiring-panels.md"
+    note.write_text("# Hiring panels\n\nA hiring panel for zebra-stripe forecasting engineers asks candidates to explain stripe drift to managers.\n")
+    added = run("add", str(note), env_extra=env)
+    assert added.returncode == 0, added.stderr
+    assert "added uploads/hiring-panels.md" in added.stdout
+    listed = run("list", "--json", env_extra=env)
+    assert "uploads/hiring-panels.md" in {row["doc"] for row in json.loads(listed.stdout)}
+    answer = json.loads(run("ask", "--json", "What does a zebra-stripe forecasting hiring panel ask?", env_extra=env).stdout)
+    assert answer["sources"][0]["doc"] == "uploads/hiring-panels.md"
+    removed = run("remove", "uploads/hiring-panels.md", env_extra=env)
+    assert removed.returncode == 0, removed.stderr
+    listed = run("list", "--json", env_extra=env)
+    assert "uploads/hiring-panels.md" not in {row["doc"] for row in json.loads(listed.stdout)}
+
+
+def test_gaps_lists_abstained_questions(env):
+    run("ask", "How long should I boil an egg?", env_extra=env)
+    result = run("gaps", env_extra=env)
+    assert result.returncode == 0 and "boil an egg" in result.stdout

@@ -1,0 +1,530 @@
+"""Reading documents and cutting them into passages: formats, edge cases, and the real corpus's shape."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from assistant.config import Settings
+from assistant.corpus import (
+    HEADING_SEP,
+    Document,
+    chunk,
+    discover,
+    load_document,
+    parse_document,
+    split_sentences,
+)
+from assistant.errors import DocumentError
+
+from conftest import CORPUS, DATA
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def passages_of(name: str, data: bytes | str, **chunking):
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return chunk(parse_document(name, raw), **chunking)
+
+
+def numbered_sentences(count: int, start: int = 0) -> list[str]:
+    """Distinct ten-word sentences, each starting with a capital so the sentence splitter sees them."""
+    topics = ["data", "models", "features", "pipelines", "gradients", "metrics", "tests", "servers"]
+    return [
+        f"Sentence{i} explains how {topics[i % 8]} and {topics[(i * 3 + 1) % 8]} shape real engineering work."
+        for i in range(start, start + count)
+    ]
+
+
+def words(n: int, seed: str = "word") -> str:
+    return " ".join(f"{seed}{i}" for i in range(n))
+
+
+def make_pdf(*pages: str, title: str | None = None, rect: bool = False, encrypt: bool = False) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    if encrypt:
+        pdf.set_encryption(owner_password="owner", user_password="user")
+    for text in pages or ("",):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        if text:
+            pdf.multi_cell(0, 8, text)
+        if rect:
+            pdf.rect(20, 20, 60, 40, style="F")
+    return bytes(pdf.output())
+
+
+# ---------------------------------------------------------------------------------------------- Markdown
+
+
+def test_markdown_without_headings_becomes_passages_with_empty_heading_and_title_from_file_name():
+    text = "Linear algebra matters for ML.\n\nSo does probability, and a little calculus.\n"
+    doc = parse_document("notes/my-study_notes.md", text.encode())
+    assert doc.title == "My study notes"
+    passages = chunk(doc)
+    assert [p.heading for p in passages] == [""]
+    assert "Linear algebra matters for ML." in passages[0].text
+    assert "a little calculus." in passages[0].text
+    assert passages[0].doc == "notes/my-study_notes.md"
+
+
+def test_first_h1_is_the_title_and_not_part_of_heading_paths():
+    doc = parse_document("x.md", b"# The Title\n\nIntro words.\n\n## Part\n\nPart words.\n")
+    assert doc.title == "The Title"
+    assert [h for h, _ in doc.sections] == ["", "Part"]
+
+
+def test_huge_paragraph_is_split_into_passages_no_longer_than_max_words():
+    sentences = numbered_sentences(200)
+    paragraph = " ".join(sentences)
+    assert len(paragraph.split()) == 2000
+    passages = passages_of("big.md", "# Big\n\n" + paragraph + "\n", min_words=60, max_words=250, overlap_words=30)
+    assert len(passages) >= 8
+    assert all(p.words <= 250 for p in passages), [p.words for p in passages]
+    # Nothing is lost: every sentence is in some passage, and passages keep sentence order.
+    joined = "\n".join(p.text for p in passages)
+    for s in sentences:
+        assert s in joined
+    firsts = [int(split_sentences(p.text)[0].split()[0].removeprefix("Sentence")) for p in passages]
+    assert firsts == sorted(firsts)
+
+
+@pytest.mark.xfail(
+    reason="BUG: corpus._pack drops the overlap when a long paragraph is cut into full max_words pieces "
+    "(tail + piece > max_words, so the tail is discarded)",
+    strict=True,
+)
+def test_huge_paragraph_passages_share_their_boundary_sentence():
+    paragraph = " ".join(numbered_sentences(200))
+    passages = passages_of("big.md", "# Big\n\n" + paragraph + "\n", min_words=60, max_words=250, overlap_words=30)
+    assert len(passages) >= 8
+    for before, after in zip(passages, passages[1:]):
+        last = split_sentences(before.text)[-1]
+        assert last in split_sentences(after.text), f"no overlap after {last!r}"
+        assert after.words <= 250
+
+
+def test_long_section_of_paragraphs_repeats_the_boundary_sentence_in_the_next_passage():
+    paragraphs = [" ".join(numbered_sentences(10, start=10 * i)) for i in range(8)]  # 8 x 100 words
+    passages = passages_of("long.md", "## Long\n\n" + "\n\n".join(paragraphs) + "\n", min_words=60, max_words=250, overlap_words=30)
+    assert len(passages) >= 3
+    for before, after in zip(passages, passages[1:]):
+        last = split_sentences(before.text)[-1]
+        assert split_sentences(after.text)[0] == split_sentences(before.text)[-3]  # 30 words = 3 sentences
+        assert last in after.text
+        assert after.words <= 250 + 30
+
+
+def test_giant_sentence_without_punctuation_is_cut_on_words_within_max_words():
+    passages = passages_of("run-on.md", words(1000) + "\n", min_words=10, max_words=100, overlap_words=10)
+    assert all(p.words <= 100 for p in passages)
+    joined = " ".join(" ".join(p.text.split()) for p in passages)
+    for i in (0, 499, 999):
+        assert f"word{i}" in joined.split()
+
+
+def test_headings_inside_code_fences_are_not_headings():
+    text = (
+        "# Guide\n\n## Setup\n\nInstall the tools first.\n\n"
+        "```bash\n# install numpy\npip install numpy\n## still code\n```\n\n"
+        "~~~\n# tilde fenced comment\n~~~\n\n"
+        "## Usage\n\nRun it.\n"
+    )
+    doc = parse_document("guide.md", text.encode())
+    headings = [h for h, _ in doc.sections]
+    assert headings == ["Setup", "Usage"]
+    setup_text = "\n".join(dict(doc.sections)["Setup"])
+    assert "# install numpy" in setup_text
+    assert "## still code" in setup_text
+    assert "# tilde fenced comment" in setup_text
+    assert not any("install numpy" in h or "still code" in h for h in headings)
+
+
+def test_heading_paths_join_nested_headings_and_pop_back_to_siblings():
+    text = (
+        "# Title\n\n## Skills\n\nSkills intro.\n\n### Python\n\nPython text.\n\n#### Testing\n\nPytest text.\n\n"
+        "### Maths\n\nMaths text.\n\n## Jobs\n\nJobs text.\n"
+    )
+    doc = parse_document("paths.md", text.encode())
+    assert [h for h, _ in doc.sections] == [
+        "Skills",
+        f"Skills{HEADING_SEP}Python",
+        f"Skills{HEADING_SEP}Python{HEADING_SEP}Testing",
+        f"Skills{HEADING_SEP}Maths",
+        "Jobs",
+    ]
+    assert HEADING_SEP == " › "
+    passages = chunk(doc, min_words=1, max_words=250, overlap_words=0)
+    assert ("Skills › Python", "Python text.") in [(p.heading, p.text) for p in passages]
+
+
+def test_small_sections_are_merged_into_the_next_section_keeping_its_heading_as_a_line():
+    body = words(80, "body")
+    text = f"# T\n\n## Intro\n\nShort intro here.\n\n## Main\n\n{body}\n"
+    passages = passages_of("merge.md", text, min_words=60, max_words=250, overlap_words=30)
+    assert len(passages) == 1
+    p = passages[0]
+    assert p.heading == "Intro"
+    assert p.text.split("\n\n") == ["Short intro here.", "Main", body]
+
+
+def test_a_small_last_section_is_merged_into_the_previous_one():
+    body = words(100, "body")
+    text = f"# T\n\n## Main\n\n{body}\n\n## Coda\n\nA short end.\n"
+    passages = passages_of("merge.md", text, min_words=60, max_words=250, overlap_words=30)
+    assert len(passages) == 1
+    assert passages[0].heading == "Main"
+    assert passages[0].text.split("\n\n") == [body, "Coda", "A short end."]
+
+
+def test_a_small_section_stays_alone_when_merging_would_exceed_max_words():
+    big_a, big_b = words(248, "a"), words(248, "b")
+    text = f"## A\n\n{big_a}\n\n## Tiny\n\nJust a few words.\n\n## B\n\n{big_b}\n"
+    passages = passages_of("nomerge.md", text, min_words=60, max_words=250, overlap_words=30)
+    assert [p.heading for p in passages] == ["A", "Tiny", "B"]
+    assert passages[1].text == "Just a few words."
+    assert passages[2].text == big_b
+
+
+@pytest.mark.xfail(
+    reason="BUG: corpus._merge_small checks the fit without the heading label it inserts, so the merged "
+    "section overflows max_words and is split again: a tiny passage plus the next section's text filed "
+    "under the small section's heading",
+    strict=True,
+)
+def test_merging_counts_the_inserted_heading_label_so_no_section_text_changes_heading():
+    big_a, big_b = words(248, "a"), words(246, "b")  # 4 + 246 fits in 250, but not with the 3-word label
+    text = f"## A\n\n{big_a}\n\n## Tiny\n\nJust a few words.\n\n## Big Section Name\n\n{big_b}\n"
+    passages = passages_of("label.md", text, min_words=60, max_words=250, overlap_words=30)
+    assert all(p.words <= 250 for p in passages)
+    owner = {p.heading for p in passages if "b0 b1 b2" in p.text}
+    assert owner == {"Big Section Name"}, f"the text of 'Big Section Name' is filed under {owner}"
+
+
+def test_unicode_accents_cjk_and_emoji_survive_parsing_and_chunking():
+    text = "# Café résumé\n\n## 機械学習\n\nNaïve Bayes über alles — 機械学習エンジニア 🤖🚀 ça marche.\n"
+    doc = parse_document("unicode.md", text.encode("utf-8"))
+    assert doc.title == "Café résumé"
+    passages = chunk(doc, min_words=1)
+    assert passages[0].heading == "機械学習"
+    assert passages[0].text == "Naïve Bayes über alles — 機械学習エンジニア 🤖🚀 ça marche."
+    assert "🤖🚀" in passages[0].embedding_text()
+
+
+def test_utf16_with_bom_is_decoded():
+    doc = parse_document("wide.txt", "Wide title\n\nÉcole et données.\n".encode("utf-16"))
+    assert doc.title == "Wide title"
+    assert doc.sections[0][1] == ("École et données.",)
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n\t \n"], ids=["zero-bytes", "whitespace"])
+def test_empty_file_raises_document_error_naming_the_file(data):
+    with pytest.raises(DocumentError) as info:
+        parse_document("notes/empty-note.md", data)
+    assert info.value.path == "notes/empty-note.md"
+    assert str(info.value).startswith("notes/empty-note.md: ")
+    assert "empty" in str(info.value)
+
+
+def test_empty_file_on_disk_raises_document_error_naming_the_file(tmp_path):
+    (tmp_path / "blank.txt").write_bytes(b"")
+    with pytest.raises(DocumentError, match=r"^blank\.txt: .*empty"):
+        load_document(tmp_path, "blank.txt")
+
+
+@pytest.mark.parametrize("name", ["latin1.md", "latin1.txt", "latin1.html"])
+def test_non_utf8_bytes_raise_document_error_naming_the_file(name):
+    with pytest.raises(DocumentError) as info:
+        parse_document(name, "Un café très noir.".encode("latin-1"))
+    assert info.value.path == name
+    assert name in str(info.value)
+    assert "UTF-8" in str(info.value)
+
+
+def test_text_with_nul_bytes_is_refused_as_binary():
+    with pytest.raises(DocumentError, match=r"^bin\.md: .*NUL"):
+        parse_document("bin.md", b"hello\x00world")
+
+
+def test_unsupported_suffix_raises_document_error():
+    with pytest.raises(DocumentError, match=r"^tool\.exe: unsupported file type"):
+        parse_document("tool.exe", b"MZ\x90\x00")
+
+
+def test_zero_width_and_control_characters_are_removed():
+    text = "# Zero\u200bWidth\n\nma\u00adchine lear\u200cning is\u2060 fun\ufeff.\x07 Done\u200d.\n"
+    doc = parse_document("zw.md", text.encode())
+    passages = chunk(doc, min_words=1)
+    assert doc.title == "ZeroWidth"
+    assert passages[0].text == "machine learning is fun. Done."
+    for ch in "\u200b\u200c\u200d\u2060\ufeff\u00ad\x07":
+        assert ch not in passages[0].text and ch not in doc.title
+
+
+def test_front_matter_title_is_used_over_the_h1_and_kept_as_meta():
+    text = "---\ntitle: From Front Matter\ntags: [ml, career]\n---\n# The H1\n\nBody text here.\n"
+    doc = parse_document("fm.md", text.encode())
+    assert doc.title == "From Front Matter"
+    assert doc.meta["tags"] == ["ml", "career"]
+    passages = chunk(doc, min_words=1)
+    assert all("title:" not in p.text and "tags:" not in p.text for p in passages)
+    assert passages[0].text == "Body text here."
+
+
+def test_invalid_front_matter_is_ignored_and_the_h1_is_the_title():
+    text = "---\ntitle: [unclosed\n---\n# Fallback Heading\n\nBody.\n"
+    doc = parse_document("badfm.md", text.encode())
+    assert doc.title == "Fallback Heading"
+    assert doc.meta == {}
+
+
+def test_plain_text_first_short_line_is_the_title_and_paragraphs_are_joined():
+    text = "Becoming an ML engineer\n\nThe first paragraph\nspans two lines.\n\nThe second paragraph.\n"
+    doc = parse_document("guide.txt", text.encode())
+    assert doc.title == "Becoming an ML engineer"
+    assert doc.sections == (("", ("The first paragraph spans two lines.", "The second paragraph.")),)
+
+
+def test_plain_text_first_line_that_is_a_sentence_is_not_the_title():
+    doc = parse_document("career_notes.txt", b"This opening line is a sentence.\n\nMore text.\n")
+    assert doc.title == "Career notes"
+    assert doc.sections[0][1][0] == "This opening line is a sentence."
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
+HTML = """<!doctype html>
+<html><head><title>Career Page</title>
+<style>.secret-style { color: red }</style>
+<script>var leaked = "SCRIPT_PAYLOAD_HEAD";</script>
+</head>
+<body>
+<nav>NAVIGATION_CHROME</nav>
+<h1>Becoming an ML engineer</h1>
+<p>Start with <b>Python</b> and statistics.</p>
+<script>document.write("SCRIPT_PAYLOAD_BODY")</script>
+<h2>Skills</h2>
+<p>Learn linear algebra. <script>alert("SCRIPT_PAYLOAD_INLINE")</script>Then practise.</p>
+<ul><li>NumPy</li><li>pandas</li></ul>
+<noscript>NOSCRIPT_TEXT</noscript>
+<footer>FOOTER_CHROME</footer>
+</body></html>
+"""
+
+
+def test_html_title_headings_and_paragraphs_are_read():
+    doc = parse_document("page.html", HTML.encode())
+    assert doc.title == "Career Page"
+    assert [h for h, _ in doc.sections] == ["", "Skills"]
+    passages = chunk(doc, min_words=1)
+    text = "\n".join(p.text for p in passages)
+    assert "Start with Python and statistics." in text
+    assert "- NumPy\n- pandas" in text
+    assert "Learn linear algebra." in text
+
+
+def test_html_script_style_and_chrome_never_reach_passages():
+    doc = parse_document("page.htm", HTML.encode())
+    for chunking in ({}, {"min_words": 1}):
+        everything = "\n".join(p.embedding_text() for p in chunk(doc, **chunking))
+        for leaked in ("SCRIPT_PAYLOAD", "secret-style", "color: red", "NAVIGATION_CHROME", "FOOTER_CHROME", "NOSCRIPT_TEXT", "alert("):
+            assert leaked not in everything
+
+
+def test_html_without_a_title_uses_its_h1():
+    doc = parse_document("x.html", b"<html><body><h1>Only Heading</h1><p>Some text.</p></body></html>")
+    assert doc.title == "Only Heading"
+
+
+def test_html_without_block_elements_keeps_its_bare_text():
+    doc = parse_document("bare.html", b"<html><body><div>Bare words in a div.</div><script>BAD()</script></body></html>")
+    assert "Bare words in a div." in doc.sections[0][1][0]
+    assert "BAD" not in str(doc.sections)
+
+
+def test_html_made_only_of_script_is_refused():
+    with pytest.raises(DocumentError, match=r"^script\.html: "):
+        parse_document("script.html", b"<html><head><script>var x = 1;</script></head><body></body></html>")
+
+
+# ---------------------------------------------------------------------------------------------- PDF
+
+
+def test_pdf_text_layer_becomes_passages_under_page_headings():
+    data = make_pdf(
+        "Machine learning engineers deploy models to production. They monitor drift and retrain models.",
+        "The second page talks about interviews and portfolios.",
+    )
+    doc = parse_document("guide.pdf", data)
+    assert doc.format == "pdf"
+    assert [h for h, _ in doc.sections] == ["Page 1", "Page 2"]
+    passages = chunk(doc, min_words=1)
+    assert passages[0].heading == "Page 1"
+    assert "deploy models to production" in passages[0].text
+    assert any(p.heading == "Page 2" and "interviews and portfolios" in p.text for p in passages)
+
+
+def test_pdf_title_comes_from_its_metadata():
+    doc = parse_document("meta.pdf", make_pdf("Some body text for the document.", title="Metadata Title"))
+    assert doc.title == "Metadata Title"
+
+
+def test_encrypted_pdf_made_by_fpdf_raises_document_error():
+    data = make_pdf("Secret words inside the document.", encrypt=True)
+    with pytest.raises(DocumentError, match="encrypted") as info:
+        parse_document("locked.pdf", data)
+    assert info.value.path == "locked.pdf"
+
+
+def test_encrypted_pdf_made_by_pypdf_raises_document_error():
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf("Plain words."))))
+    writer.encrypt(user_password="u", owner_password="o", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(DocumentError, match=r"^locked2\.pdf: .*encrypted"):
+        parse_document("locked2.pdf", buf.getvalue())
+
+
+def test_pdf_with_only_a_drawing_has_no_text_layer():
+    data = make_pdf(rect=True)
+    with pytest.raises(DocumentError, match="no text layer") as info:
+        parse_document("scan.pdf", data)
+    assert info.value.path == "scan.pdf"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.4\nthis is garbage \x00\x01\x02 and no objects", b"just some text, not a pdf", b"\x89PNG\r\n\x1a\n\x00\x00"],
+    ids=["pdf-header-garbage", "no-header", "png-bytes"],
+)
+def test_malformed_bytes_with_pdf_suffix_raise_document_error(data):
+    with pytest.raises(DocumentError) as info:
+        parse_document("broken.pdf", data)
+    assert info.value.path == "broken.pdf"
+    assert "PDF" in str(info.value)
+
+
+def test_truncated_pdf_raises_document_error():
+    data = make_pdf("Words that will be cut off.")
+    with pytest.raises(DocumentError, match=r"^cut\.pdf: "):
+        parse_document("cut.pdf", data[: len(data) // 3])
+
+
+# ---------------------------------------------------------------------------------------------- ids
+
+
+MD = "# Stable\n\n## One\n\n" + " ".join(numbered_sentences(8)) + "\n\n## Two\n\n" + " ".join(numbered_sentences(8, 8)) + "\n"
+
+
+def test_passage_ids_are_stable_for_the_same_input():
+    first = passages_of("stable.md", MD)
+    second = passages_of("stable.md", MD)
+    assert [p.id for p in first] == [p.id for p in second]
+    assert all(len(p.id) == 16 and int(p.id, 16) >= 0 for p in first)
+
+
+def test_passage_ids_change_when_the_text_changes_and_only_for_that_passage():
+    before = passages_of("stable.md", MD)
+    edited = MD.replace("Sentence9 explains", "Sentence9 describes")
+    after = passages_of("stable.md", edited)
+    assert len(before) == len(after) == 2
+    assert before[0].id == after[0].id
+    assert before[1].id != after[1].id
+
+
+def test_passage_ids_depend_on_the_document_path():
+    a = passages_of("a.md", MD)
+    b = passages_of("b.md", MD)
+    assert {p.id for p in a}.isdisjoint({p.id for p in b})
+
+
+def test_repeated_text_under_the_same_heading_gives_one_passage():
+    para = " ".join(numbered_sentences(25))  # 250 words: one passage each
+    passages = passages_of("dup.md", f"## Same\n\n{para}\n\n{para}\n", min_words=60, max_words=250, overlap_words=0)
+    assert len(passages) == 1
+    assert len({p.id for p in passages}) == len(passages)
+
+
+def test_document_hash_changes_with_any_byte():
+    a = parse_document("h.md", b"# T\n\nSome text.\n")
+    b = parse_document("h.md", b"# T\n\nSome text!\n")
+    assert isinstance(a, Document) and a.sha256 != b.sha256
+
+
+# ---------------------------------------------------------------------------------------------- the real corpus
+
+DEFAULTS = Settings()
+REAL_FILES = discover(CORPUS)
+
+
+def test_the_repository_corpus_is_not_empty():
+    assert len(REAL_FILES) >= 10
+
+
+@pytest.mark.parametrize("rel", REAL_FILES, ids=[p.as_posix() for p in REAL_FILES])
+def test_every_corpus_document_parses_with_a_title_and_passages_within_size_bounds(rel):
+    doc = load_document(CORPUS, rel)
+    assert doc.title.strip()
+    passages = chunk(doc, **DEFAULTS.chunking)
+    assert passages
+    for p in passages:
+        assert p.words <= DEFAULTS.max_words + DEFAULTS.overlap_words, (p.heading, p.words)
+        assert p.words >= 20, (p.heading, p.words)
+        assert p.title == doc.title and p.doc == rel.as_posix()
+
+
+def test_no_two_passages_of_the_corpus_share_an_id():
+    ids = [p.id for rel in REAL_FILES for p in chunk(load_document(CORPUS, rel), **DEFAULTS.chunking)]
+    assert len(ids) == len(set(ids))
+
+
+NOTES = sorted((CORPUS / "notes").glob("*.md"))
+
+
+def test_there_are_notes():
+    assert len(NOTES) >= 10
+
+
+@pytest.mark.parametrize("path", NOTES, ids=[p.name for p in NOTES])
+def test_every_note_has_complete_front_matter_and_a_400_to_1200_word_body(path):
+    from assistant.corpus import _front_matter
+
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    meta, body = _front_matter(path.name, text)
+    for key in ("title", "summary", "tags", "updated"):
+        assert meta.get(key), f"{path.name}: front matter lacks {key}"
+    assert isinstance(meta["tags"], list) and all(isinstance(t, str) and t for t in meta["tags"])
+    assert isinstance(meta["title"], str) and isinstance(meta["summary"], str)
+    count = len(body.split())
+    assert 400 <= count <= 1200, f"{path.name}: body has {count} words"
+
+
+def _questions() -> list[dict]:
+    lines = (DATA / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def test_every_expected_document_of_the_question_set_exists_in_the_corpus():
+    known = {p.as_posix() for p in REAL_FILES}
+    for q in _questions():
+        for doc in q.get("expected", []):
+            assert doc in known, f"{q['id']}: {doc} is not in corpus/"
+
+
+def test_question_set_has_at_least_60_questions_and_10_out_of_scope():
+    questions = _questions()
+    assert len(questions) >= 60
+    out_of_scope = [q for q in questions if q.get("type") == "out_of_scope"]
+    assert len(out_of_scope) >= 10
+    assert all(q["expected"] == [] for q in out_of_scope)
+    assert all(q["expected"] for q in questions if q.get("type") != "out_of_scope")
+    assert len({q["id"] for q in questions}) == len(questions)
