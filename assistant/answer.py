@@ -70,6 +70,7 @@ class _Unit:
     is_item: bool
     terms: frozenset[str]
     score: float = 0.0
+    overlap: float = 0.0  # the part of the score from the question's own terms
 
 
 def question_kind(question: str) -> str:
@@ -106,6 +107,7 @@ def _score(units: list[_Unit], question: str, kind: str) -> None:
     subject = _subject(question) if kind == "define" else ""
     for u in units:
         overlap = sum(1.0 / df[t] ** 0.5 for t in focus if t in u.terms and df[t])
+        u.overlap = overlap
         generic = 0.2 * len((q_terms & GENERIC) & u.terms)
         u.score = overlap + generic + 1.2 / (1 + u.source) + (0.3 if u.position == 0 else 0.0)
         if kind == "define" and subject and re.match(rf"^(an?\s+|the\s+)?{re.escape(subject)}\b.{{0,40}}\b(is|are|means|refers)\b", u.text.lower()):
@@ -131,18 +133,24 @@ def _similar(a: _Unit, b: _Unit) -> bool:
 
 
 def _select(units: list[_Unit], budget: int, max_sources: int = 3) -> list[_Unit]:
-    """Greedy by score, skipping near-duplicates, within a word budget and a few passages."""
+    """The best sentence of each of the top passages first (retrieval ranked them; the answer should show
+    each one's evidence), then greedy by score, skipping near-duplicates, within a word budget."""
+    ranked = sorted(units, key=lambda u: (-u.score, u.source, u.position))
+    seeds: dict[int, _Unit] = {}
+    for u in ranked:
+        if u.source < max_sources and u.source not in seeds:
+            seeds[u.source] = u
     chosen: list[_Unit] = []
     words = 0
-    for u in sorted(units, key=lambda u: (-u.score, u.source, u.position)):
+    for u in sorted(seeds.values(), key=lambda u: u.source) + ranked:
         n = len(u.text.split())
-        if chosen and words + n > budget * 1.25:
+        if u in chosen or (chosen and words + n > budget * 1.25):
             continue
         if any(_similar(u, c) for c in chosen):
             continue
         if len({c.source for c in chosen} | {u.source}) > max_sources:
             continue
-        if u.score < 0.5 and chosen:  # nothing left that bears on the question
+        if u.score < 0.5 and chosen and u not in seeds.values():  # nothing left that bears on the question
             break
         chosen.append(u)
         words += n

@@ -86,11 +86,14 @@ def sync(
         lock.release()
 
 
-def _load_previous(settings: Settings, rebuild: bool) -> store.StoredIndex | None:
+def _load_previous(settings: Settings, embedder: Embedder, rebuild: bool) -> store.StoredIndex | None:
+    """The live index if it can be extended: same format, model and dimension, and intact."""
     if rebuild:
         return None
     try:
-        return store.load(settings.index_dir, settings)
+        old = store.load(settings.index_dir, settings)
+        store.check_compatible(old.manifest, settings, embedder.dim)
+        return old
     except AssistantError as exc:
         if store.current_generation(settings.index_dir) is not None:
             log.warning("the existing index is not reusable (%s); building from scratch", exc)
@@ -100,7 +103,7 @@ def _load_previous(settings: Settings, rebuild: bool) -> store.StoredIndex | Non
 def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, rebuild: bool) -> BuildReport:
     started = time.perf_counter()
     report = BuildReport()
-    old = _load_previous(settings, rebuild)
+    old = _load_previous(settings, embedder, rebuild)
     report.rebuilt = old is None
     old_docs = old.documents if old else {}
     old_by_doc: dict[str, list[Passage]] = {}

@@ -44,11 +44,11 @@ class Settings:
     # Retrieval.
     top_k: int = 5
     candidates: int = 50
-    rrf_k: int = 60
-    dense_weight: float = 1.0
+    rrf_k: int = 5
+    dense_weight: float = 1.5
     bm25_weight: float = 1.0
     #: Below this cosine similarity of the best passage, the corpus is taken to have nothing.
-    threshold: float = 0.35
+    threshold: float = 0.28
     #: Above this many passages the dense index becomes approximate (HNSW) instead of exact.
     ann_threshold: int = 200_000
 

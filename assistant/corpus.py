@@ -387,24 +387,26 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
-def _pieces(blocks: Iterable[str], max_words: int) -> Iterator[str]:
-    """Blocks no longer than `max_words`: long ones split on sentences (and a giant sentence on words)."""
+def _pieces(blocks: Iterable[str], max_words: int, cut: int | None = None) -> Iterator[str]:
+    """Blocks no longer than `max_words`; longer ones split on sentences (a giant sentence on words) into
+    pieces of at most `cut` words, which leaves room for the overlap that `_pack` prepends."""
     for block in blocks:
         if _word_count(block) <= max_words:
             yield block
             continue
+        size = cut or max_words
         buf: list[str] = []
         joiner = "\n" if block.lstrip().startswith("- ") else " "
         for sentence in split_sentences(block):
             words = sentence.split()
-            if len(words) > max_words:  # one huge "sentence": cut on words, the only boundary there is
+            if len(words) > size:  # one huge "sentence": cut on words, the only boundary there is
                 if buf:
                     yield joiner.join(buf)
                     buf = []
-                for i in range(0, len(words), max_words):
-                    yield " ".join(words[i : i + max_words])
+                for i in range(0, len(words), size):
+                    yield " ".join(words[i : i + size])
                 continue
-            if buf and _word_count(joiner.join(buf + [sentence])) > max_words:
+            if buf and _word_count(joiner.join(buf + [sentence])) > size:
                 yield joiner.join(buf)
                 buf = []
             buf.append(sentence)
@@ -426,7 +428,7 @@ def _tail(text: str, words: int) -> str:
 
 def _pack(blocks: list[str], max_words: int, overlap: int) -> list[str]:
     """Greedy packing of blocks into passages of at most about `max_words`, with sentence overlap."""
-    pieces = list(_pieces(blocks, max_words))
+    pieces = list(_pieces(blocks, max_words, cut=max_words - overlap))
     passages: list[str] = []
     buf: list[str] = []
     for piece in pieces:
@@ -456,15 +458,15 @@ def _merge_small(sections: list[tuple[str, list[str]]], min_words: int, max_word
             continue
         if i + 1 < len(merged):
             nxt_heading, nxt_blocks = merged[i + 1]
-            if size + sum(_word_count(b) for b in nxt_blocks) <= max_words:
-                label = _leaf(nxt_heading) if nxt_heading != heading else ""
+            label = _leaf(nxt_heading) if nxt_heading != heading else ""
+            if size + _word_count(label) + sum(_word_count(b) for b in nxt_blocks) <= max_words:
                 merged[i] = (heading, blocks + ([label] if label else []) + nxt_blocks)
                 del merged[i + 1]
                 continue
         if i > 0:
             prev_heading, prev_blocks = merged[i - 1]
-            if size + sum(_word_count(b) for b in prev_blocks) <= max_words:
-                label = _leaf(heading) if heading != prev_heading else ""
+            label = _leaf(heading) if heading != prev_heading else ""
+            if size + _word_count(label) + sum(_word_count(b) for b in prev_blocks) <= max_words:
                 merged[i - 1] = (prev_heading, prev_blocks + ([label] if label else []) + blocks)
                 del merged[i]
                 continue

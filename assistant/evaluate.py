@@ -12,8 +12,8 @@ Retrieval metrics use document-level relevance (a passage counts when its docume
 Answer metrics: citation validity (every [n] resolves and at least one cites an expected document),
 abstention precision and recall on out-of-scope questions, mean answer length, latency.
 
-The set is split in two halves by a hash of each id ("tune" and "test"), so defaults are chosen on one
-half and reported on the other.
+The set is split in two halves ("tune" and "test", stratified by question type), so defaults are chosen
+on one half and reported on the other.
 """
 
 from __future__ import annotations
@@ -44,9 +44,21 @@ class Case:
     def in_scope(self) -> bool:
         return bool(self.expected)
 
-    @property
-    def half(self) -> str:
-        return "tune" if int(hashlib.sha256(self.id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def halves(cases: list[Case]) -> dict[str, str]:
+    """A stratified split: within each question type, cases sorted by a hash of their id alternate
+    between "tune" and "test", so both halves hold the same mix (paraphrases, out-of-scope, follow-ups).
+    """
+    out: dict[str, str] = {}
+    by_type: dict[str, list[Case]] = {}
+    for case in cases:
+        by_type.setdefault(case.type, []).append(case)
+    for group in by_type.values():
+        group.sort(key=lambda c: hashlib.sha256(c.id.encode()).hexdigest())
+        for i, case in enumerate(group):
+            out[case.id] = "tune" if i % 2 == 0 else "test"
+    return out
 
 
 def load_cases(path: Path, split: str = "all") -> list[Case]:
@@ -61,8 +73,10 @@ def load_cases(path: Path, split: str = "all") -> list[Case]:
             case = Case(raw["id"], raw["question"], tuple(raw.get("expected", ())), raw.get("type", ""), tuple(raw.get("history", ())))
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{path}:{number}: not a valid question line ({exc})") from None
-        if split == "all" or case.half == split:
-            cases.append(case)
+        cases.append(case)
+    if split != "all":
+        half = halves(cases)
+        cases = [c for c in cases if half[c.id] == split]
     if not cases:
         raise InputError(f"{path} holds no questions for split {split!r}")
     return cases
@@ -115,7 +129,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
             rows.append(retrieval_metrics([s.doc for s in sources], case.expected))
         report["modes"][mode] = {m: _mean([r[m] for r in rows]) for m in ("hit@1", "hit@5", "mrr@10", "ndcg@5")}
 
-    valid, lengths, latencies, best, failures = [], [], [], [], []
+    valid, resolving, lengths, latencies, best, failures = [], [], [], [], [], []
     per_type: dict[str, list[float]] = {}
     threshold = bot.settings.threshold
     for case in cases:
@@ -131,6 +145,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
             lengths.append(len(answer.text.split()))
             numbers = answer.citations()
             resolves = bool(numbers) and all(1 <= n <= len(answer.sources) for n in numbers)
+            resolving.append(float(resolves))
             cites_expected = any(s.doc in case.expected for s in answer.sources)
             if case.in_scope:
                 valid.append(float(resolves and cites_expected))
@@ -143,6 +158,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
     precision, recall = abstention(best, threshold)
     report["answers"] = {
         "citation_validity": _mean(valid),
+        "citations_resolve": _mean(resolving),
         "abstention_precision": precision,
         "abstention_recall": recall,
         "mean_words": round(statistics.fmean(lengths), 1) if lengths else 0.0,
@@ -189,7 +205,7 @@ def format_table(report: dict) -> str:
     a = report["answers"]
     lines += [
         "",
-        f"citation validity      {a['citation_validity']:.3f}",
+        f"citation validity      {a['citation_validity']:.3f}   (every [n] resolves: {a['citations_resolve']:.3f})",
         f"abstention precision   {a['abstention_precision']:.3f}   recall {a['abstention_recall']:.3f}   (threshold {a['threshold']})",
         f"mean answer length     {a['mean_words']} words",
         f"ask latency p50        {a['latency_ms_p50']} ms",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .config import Settings
 from .corpus import Passage
 from .embed import Embedder
-from .index import StoredIndex
+from .index import StoredIndex, faiss_id
 
 log = logging.getLogger(__name__)
 
@@ -154,38 +154,56 @@ class Retriever:
         docs, scores = bm25.retrieve([tokens], k=min(n, len(self.stored.passages)), show_progress=False)
         return [int(d) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
-        """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25")."""
-        import numpy as np
-
+    def rankings(self, query: str, n: int, mode: str = "hybrid") -> Rankings:
+        """The raw dense and keyword rankings (top `n` each) that fusion combines."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        query = query[: self.settings.max_question_chars]
-        repaired = self.repair_spelling(query)
+        repaired = self.repair_spelling(query[: self.settings.max_question_chars])
         vector = self.embedder.encode_query(repaired)
-        n = max(self.settings.candidates, k)
         dense = self.stored.search(vector, n)
-        best = dense[0][1] if dense else 0.0
-        cosine = dict(dense)
-        dense_rank = [pos for pos, _ in dense] if mode != "bm25" else []
-        bm25_rank = self._bm25_ranking(repaired, n) if mode != "dense" else []
+        return Rankings(
+            query=repaired,
+            vector=vector,
+            dense=dense if mode != "bm25" else [],
+            bm25=self._bm25_ranking(repaired, n) if mode != "dense" else [],
+            best_cosine=dense[0][1] if dense else 0.0,
+            cosine=dict(dense),
+        )
+
+    def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
+        """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25")."""
+        ranked = self.rankings(query, max(self.settings.candidates, k), mode)
         s = self.settings
-        fused: dict[int, float] = {}
-        for weight, ranking in ((s.dense_weight, dense_rank), (s.bm25_weight, bm25_rank)):
-            for rank, pos in enumerate(ranking, start=1):
-                fused[pos] = fused.get(pos, 0.0) + weight / (s.rrf_k + rank)
-        order = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
-        sources = []
-        for pos in order:
-            passage = self.stored.passages[pos]
-            if pos not in cosine:  # found by keywords only: its cosine still tells the user how close it is
-                stored = self.stored.dense.reconstruct(int(pos_to_fid(passage)))
-                cosine[pos] = float(np.dot(stored, vector))
-            sources.append(Source.of(passage, cosine[pos]))
-        return Retrieval(sources, float(best), repaired)
+        order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k)[:k]
+        return Retrieval([self.source(pos, ranked) for pos in order], float(ranked.best_cosine), ranked.query)
+
+    def source(self, pos: int, ranked: Rankings) -> Source:
+        """The passage at `pos` as a `Source`, scored by its cosine similarity to the query."""
+        import numpy as np
+
+        passage = self.stored.passages[pos]
+        if pos not in ranked.cosine:  # found by keywords only: its cosine still tells the user how close it is
+            stored = self.stored.dense.reconstruct(faiss_id(passage.id))
+            ranked.cosine[pos] = float(np.dot(stored, ranked.vector))
+        return Source.of(passage, ranked.cosine[pos])
 
 
-def pos_to_fid(passage: Passage) -> int:
-    from .index import faiss_id
+@dataclass
+class Rankings:
+    """Both rankings of one query, before fusion (positions into the index's passage list)."""
 
-    return faiss_id(passage.id)
+    query: str
+    vector: object
+    dense: list[tuple[int, float]]
+    bm25: list[int]
+    best_cosine: float
+    cosine: dict[int, float]
+
+
+def fuse(ranked: Rankings, dense_weight: float, bm25_weight: float, rrf_k: int) -> list[int]:
+    """Passage positions ordered by reciprocal-rank fusion (ties by corpus order, so it is deterministic)."""
+    fused: dict[int, float] = {}
+    for weight, ranking in ((dense_weight, [pos for pos, _ in ranked.dense]), (bm25_weight, ranked.bm25)):
+        for rank, pos in enumerate(ranking, start=1):
+            fused[pos] = fused.get(pos, 0.0) + weight / (rrf_k + rank)
+    return sorted(fused, key=lambda pos: (-fused[pos], pos))

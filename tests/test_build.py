@@ -120,7 +120,9 @@ def test_incremental_build_equals_a_build_from_scratch(tmp_path, tiny, embedder)
     sync(tiny, embedder)
     (corpus / "baking.txt").unlink()
     (corpus / "sub").mkdir()
-    (corpus / "sub" / "extra.txt").write_text("Feature stores\n\nA feature store keeps features consistent between training and serving.\n")
+    (corpus / "sub" / "extra.txt").write_text(
+        "Feature stores\n\nA feature store keeps features consistent between training and serving.\n"
+    )
     sync(tiny, embedder)
     incremental = store.load(tiny.index_dir, tiny)
 
@@ -241,11 +243,6 @@ class WiderFake(FakeEmbedder):
     dim = 128
 
 
-@pytest.mark.xfail(
-    reason="BUG: build._load_previous reuses an index of another dimension (store.load ignores the embedder's "
-    "dim), so vectors of two sizes are stacked and sync crashes with a numpy ValueError instead of rebuilding",
-    strict=True,
-)
 def test_a_model_of_another_dimension_under_the_same_name_triggers_a_rebuild(tiny, fake_embedder):
     sync(tiny, fake_embedder)
     (tiny.corpus_dir / "monitoring.md").write_text(NEW_DOC)
@@ -254,3 +251,58 @@ def test_a_model_of_another_dimension_under_the_same_name_triggers_a_rebuild(tin
     assert report.rebuilt
     loaded = store.load(tiny.index_dir, tiny)
     assert loaded.dense.d == 128 and loaded.manifest["dim"] == 128
+
+
+# ------------------------------------------------------------------------------------------- durability
+
+
+def _synthetic_docs(folder, count: int, words: int = 900) -> None:
+    """Documents long enough that embedding them takes a few seconds with the real model."""
+    vocab = "model data feature pipeline training metric drift cluster tensor gradient label deploy".split()
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(count):
+        paragraphs = []
+        for p in range(words // 60):
+            sentence = " ".join(vocab[(d * 7 + p * 3 + i) % len(vocab)] for i in range(12))
+            paragraphs.append(f"Document {d} paragraph {p} says {sentence}. " * 5)
+        (folder / f"synthetic-{d:03d}.md").write_text(f"# Synthetic {d}\n\n" + "\n\n".join(paragraphs))
+
+
+def test_a_build_killed_mid_way_leaves_the_old_index_loadable_and_the_next_run_finishes(tmp_path, tiny, embedder):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    sync(tiny, embedder)
+    before = ids_of(tiny)
+    _synthetic_docs(tiny.corpus_dir / "bulk", 15)
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS_DIR": str(tiny.corpus_dir),
+        "ASSISTANT_INDEX_DIR": str(tiny.index_dir),
+        "ASSISTANT_STATE_DIR": str(tiny.state_dir),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "index"], cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    seen = b""
+    try:
+        while b"Embedding passages" not in seen:  # kill it while it is encoding, not before
+            chunk_ = proc.stderr.read1(4096)
+            if not chunk_:
+                break
+            seen += chunk_
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert b"Embedding passages" in seen, seen.decode(errors="replace")
+    assert proc.returncode == -signal.SIGKILL
+
+    assert ids_of(tiny) == before  # the previous index is still the live one, intact
+    report = sync(tiny, embedder)
+    assert report.reused > 0  # what the killed build had encoded was kept in the cache
+    assert len(store.load(tiny.index_dir, tiny).documents) == 17
+    assert not list(tiny.index_dir.glob(".tmp-*"))

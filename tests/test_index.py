@@ -23,6 +23,11 @@ def generations(settings) -> list[Path]:
     return sorted(p for p in settings.index_dir.glob("gen-*") if p.is_dir())
 
 
+def message(info, settings) -> str:
+    """The error's message with the temporary folder cut out (its name holds the test's own words)."""
+    return str(info.value).replace(str(settings.index_dir), "<index>")
+
+
 def edit_manifest(settings, **changes) -> None:
     path = live(settings) / store.MANIFEST
     manifest = json.loads(path.read_text())
@@ -142,15 +147,16 @@ def test_an_index_built_with_another_model_is_refused_with_the_rebuild_hint(tiny
     edit_manifest(tiny, model="some-other-model")
     with pytest.raises(IndexMismatchError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "--rebuild" in str(info.value)
-    assert "some-other-model" in str(info.value)
+    assert "--rebuild" in message(info, tiny)
+    assert "some-other-model" in message(info, tiny)
 
 
 def test_another_configured_model_path_refuses_the_index(tiny, fake_embedder, tmp_path):
     sync(tiny, fake_embedder)
     other = tiny.replace(model_path=str(tmp_path / "models" / "bge-small"))
-    with pytest.raises(IndexMismatchError, match="--rebuild"):
+    with pytest.raises(IndexMismatchError) as info:
         store.load(other.index_dir, other)
+    assert "'bge-small' is configured" in message(info, tiny) and "--rebuild" in message(info, tiny)
 
 
 def test_an_index_of_another_format_version_is_refused(tiny, fake_embedder):
@@ -158,7 +164,7 @@ def test_an_index_of_another_format_version_is_refused(tiny, fake_embedder):
     edit_manifest(tiny, format=store.FORMAT_VERSION + 1)
     with pytest.raises(IndexMismatchError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "format" in str(info.value) and "--rebuild" in str(info.value)
+    assert "format" in message(info, tiny) and "--rebuild" in message(info, tiny)
 
 
 def test_check_compatible_refuses_another_dimension(tiny, fake_embedder):
@@ -177,8 +183,8 @@ def test_a_truncated_dense_file_is_reported_corrupt_and_sync_repairs_it(tiny, fa
 
     with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "repair" in str(info.value)
-    assert store.DENSE in str(info.value)
+    assert "repair" in message(info, tiny)
+    assert store.DENSE in message(info, tiny)
 
     report = sync(tiny, fake_embedder)
     assert report.rebuilt and not report.unchanged
@@ -195,7 +201,7 @@ def test_a_bit_flipped_passages_file_is_reported_corrupt_and_sync_repairs_it(tin
 
     with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "repair" in str(info.value)
+    assert "repair" in message(info, tiny)
 
     sync(tiny, fake_embedder)
     loaded = store.load(tiny.index_dir, tiny)
@@ -206,22 +212,24 @@ def test_a_truncated_dense_file_is_corrupt_even_without_checksum_verification(ti
     sync(tiny, fake_embedder)
     dense = live(tiny) / store.DENSE
     dense.write_bytes(dense.read_bytes()[:40])
-    with pytest.raises(IndexCorruptError, match="--rebuild"):
+    with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny, verify=False)
+    assert "cannot read the index" in message(info, tiny) and "--rebuild" in message(info, tiny)
 
 
 def test_an_unreadable_manifest_is_reported_corrupt(tiny, fake_embedder):
     sync(tiny, fake_embedder)
     (live(tiny) / store.MANIFEST).write_text("{not json")
-    with pytest.raises(IndexCorruptError, match="manifest"):
+    with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
+    assert "manifest" in message(info, tiny) and "--rebuild" in message(info, tiny)
     assert store.read_manifest(tiny.index_dir) is None
 
 
 def test_a_missing_index_says_how_to_build_one(tiny):
     with pytest.raises(IndexMissingError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "python -m assistant index" in str(info.value)
+    assert "python -m assistant index" in message(info, tiny)
     assert store.read_manifest(tiny.index_dir) is None
 
 
@@ -230,16 +238,17 @@ def test_current_naming_a_missing_generation_is_corrupt(tiny, fake_embedder):
     (tiny.index_dir / store.CURRENT).write_text("gen-20000101T000000-abcdef\n")
     with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
-    assert "gen-20000101T000000-abcdef" in str(info.value)
-    assert "missing" in str(info.value)
+    assert "names gen-20000101T000000-abcdef, which is missing" in message(info, tiny)
+    assert "--rebuild" in message(info, tiny)
 
 
 @pytest.mark.parametrize("content", ["../outside\n", ".tmp-abc\n", "\n"], ids=["escape", "hidden", "empty"])
 def test_a_damaged_current_file_is_corrupt(tiny, fake_embedder, content):
     sync(tiny, fake_embedder)
     (tiny.index_dir / store.CURRENT).write_text(content)
-    with pytest.raises(IndexCorruptError, match="damaged"):
+    with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
+    assert "CURRENT is damaged" in message(info, tiny)
 
 
 def test_sync_repairs_an_index_whose_current_names_a_missing_generation(tiny, fake_embedder):

@@ -1,0 +1,90 @@
+"""Answer quality as numbers: the labelled set through the real pipeline, floors asserted.
+
+The floors are the targets measured on the held-out ("test") half of tests/data/questions.jsonl; the
+defaults were chosen on the other half (bench/tune.py, docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assistant.evaluate import evaluate, halves, load_cases, retrieval_metrics
+from conftest import DATA, REPO
+
+QUESTIONS = DATA / "questions.jsonl"
+
+
+@pytest.fixture(scope="module")
+def held_out(bot):
+    return evaluate(bot, load_cases(QUESTIONS, "test"))
+
+
+def test_metrics_of_a_single_ranking():
+    m = retrieval_metrics(["x", "a", "b"], ("a", "b"))
+    assert m["hit@1"] == 0.0 and m["hit@5"] == 1.0 and m["mrr@10"] == 0.5
+    assert 0 < m["ndcg@5"] < 1
+
+
+def test_the_split_is_stratified_and_stable():
+    cases = load_cases(QUESTIONS)
+    half = halves(cases)
+    assert half == halves(list(reversed(cases)))
+    for kind in {c.type for c in cases}:
+        n_tune = sum(1 for c in cases if c.type == kind and half[c.id] == "tune")
+        n_test = sum(1 for c in cases if c.type == kind and half[c.id] == "test")
+        assert abs(n_tune - n_test) <= 1
+
+
+def test_hybrid_retrieval_meets_its_floors_and_beats_both_single_rankings(held_out):
+    hybrid, dense, bm25 = (held_out["modes"][m] for m in ("hybrid", "dense", "bm25"))
+    assert hybrid["hit@5"] >= 0.95 and hybrid["mrr@10"] >= 0.9
+    assert hybrid["mrr@10"] > dense["mrr@10"] and hybrid["mrr@10"] > bm25["mrr@10"]
+
+
+def test_every_citation_resolves_and_nearly_all_cite_an_expected_document(held_out):
+    assert held_out["answers"]["citations_resolve"] == 1.0
+    assert held_out["answers"]["citation_validity"] >= 0.93
+
+
+def test_out_of_scope_questions_are_abstained_on(held_out):
+    assert held_out["answers"]["abstention_precision"] >= 0.95
+    assert held_out["answers"]["abstention_recall"] >= 0.85
+
+
+def test_follow_ups_typos_and_short_questions_find_the_right_documents(held_out):
+    for kind in ("followup", "short", "typo", "long"):
+        assert held_out["by_type"][kind]["hit@5"] >= 0.9, kind
+
+
+def test_eval_command_prints_json_and_saves_the_threshold_plot(real_settings, tmp_path):
+    env = {
+        **os.environ,
+        "ASSISTANT_CORPUS_DIR": str(real_settings.corpus_dir),
+        "ASSISTANT_INDEX_DIR": str(real_settings.index_dir),
+        "ASSISTANT_STATE_DIR": str(tmp_path / "state"),
+    }
+    plot = tmp_path / "threshold.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "eval", "--json", "--plot", str(plot), "--split", "test"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["modes"]) == {"hybrid", "dense", "bm25"}
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "state" / "gaps.jsonl").exists()  # evaluation does not pollute the gaps log
+
+
+def test_a_malformed_question_file_is_one_clear_error(tmp_path):
+    from assistant.errors import InputError
+
+    bad = Path(tmp_path / "q.jsonl")
+    bad.write_text('{"id": "x"}\n')
+    with pytest.raises(InputError, match="q.jsonl:1"):
+        load_cases(bad)

@@ -1,0 +1,97 @@
+"""The maintainer's logs: unanswered questions (gaps) and feedback, as JSON lines under state_dir."""
+
+from __future__ import annotations
+
+import json
+
+from assistant import logs
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_append_gap_writes_one_json_line_under_state_dir(tmp_path):
+    state = tmp_path / "state" / "nested"
+    logs.append_gap(state, "How do I bake bread?")
+    logs.append_gap(state, "Qu'est-ce qu'un réseau de neurones ? 🤖", reason="no-index")
+    records = lines(state / logs.GAPS)
+    assert [r["question"] for r in records] == ["How do I bake bread?", "Qu'est-ce qu'un réseau de neurones ? 🤖"]
+    assert [r["reason"] for r in records] == ["abstained", "no-index"]
+    assert all(set(r) == {"time", "question", "reason"} for r in records)
+    assert all(r["time"].endswith("Z") and "T" in r["time"] for r in records)
+    assert list(tmp_path.rglob("*.jsonl")) == [state / logs.GAPS]
+
+
+def test_long_questions_are_cut_in_the_log(tmp_path):
+    logs.append_gap(tmp_path, "x" * 5000)
+    assert len(lines(tmp_path / logs.GAPS)[0]["question"]) == 500
+
+
+def test_append_feedback_writes_question_answer_sources_and_score(tmp_path):
+    logs.append_feedback(tmp_path, "What is MLOps?", "MLOps is ...", ["abc123", "def456"], 1)
+    records = lines(tmp_path / logs.FEEDBACK)
+    assert len(records) == 1
+    r = records[0]
+    assert (r["question"], r["answer"], r["sources"], r["score"]) == ("What is MLOps?", "MLOps is ...", ["abc123", "def456"], 1)
+    assert not (tmp_path / logs.GAPS).exists()  # a thumbs-up is not a gap
+
+
+def test_thumbs_down_also_logs_a_gap(tmp_path):
+    logs.append_feedback(tmp_path, "How do I get promoted?", "Unhelpful answer", ["p1"], 0)
+    assert lines(tmp_path / logs.FEEDBACK)[0]["score"] == 0
+    gaps = lines(tmp_path / logs.GAPS)
+    assert len(gaps) == 1
+    assert gaps[0]["question"] == "How do I get promoted?"
+    assert gaps[0]["reason"] == "thumbs-down"
+
+
+def test_gap_groups_group_similar_questions_with_counts_biggest_first(tmp_path):
+    for q in [
+        "What salary does an ML engineer earn?",
+        "How do I bake sourdough bread?",
+        "What salary does an ML engineer earn?",
+        "What salary do ML engineers earn?",
+        "How to bake sourdough bread",
+        "What is the capital of Australia?",
+        "What salary does an ML engineer earn?",
+    ]:
+        logs.append_gap(tmp_path, q)
+    groups = logs.gap_groups(tmp_path)
+    assert [g["count"] for g in groups] == [4, 2, 1]
+    salary, bread, capital = groups
+    assert salary["question"] == "What salary does an ML engineer earn?"  # the most asked wording represents
+    assert set(salary["questions"]) == {"What salary does an ML engineer earn?", "What salary do ML engineers earn?"}
+    assert set(bread["questions"]) == {"How do I bake sourdough bread?", "How to bake sourdough bread"}
+    assert capital["questions"] == ["What is the capital of Australia?"]
+    assert all(g["last"] for g in groups)
+    assert sum(g["count"] for g in groups) == 7
+
+
+def test_gap_groups_of_an_empty_state_dir_is_empty(tmp_path):
+    assert logs.gap_groups(tmp_path / "never-written") == []
+    assert logs.read(tmp_path / "never-written" / logs.GAPS) == []
+
+
+def test_a_corrupted_line_is_skipped_and_the_rest_is_kept(tmp_path):
+    logs.append_gap(tmp_path, "What does an ML engineer do?")
+    with (tmp_path / logs.GAPS).open("a", encoding="utf-8") as fh:
+        fh.write('{"time": "2026-01-01T00:00:00Z", "question": "cut off by a cra\n')  # a crash mid-line
+        fh.write("not json at all\n")
+        fh.write("[1, 2, 3]\n")
+        fh.write('{"question": 42}\n')
+    with (tmp_path / logs.GAPS).open("ab") as fh:
+        fh.write(b"\xff\xfe broken bytes\n")
+    logs.append_gap(tmp_path, "What does an ML engineer do all day?")
+    records = logs.read(tmp_path / logs.GAPS)
+    assert [r["question"] for r in records] == ["What does an ML engineer do?", "What does an ML engineer do all day?"]
+    groups = logs.gap_groups(tmp_path)
+    assert sum(g["count"] for g in groups) == 2
+
+
+def test_gap_groups_keep_questions_without_content_words_apart(tmp_path):
+    for q in ["?", "why?", "why?"]:
+        logs.append_gap(tmp_path, q)
+    groups = logs.gap_groups(tmp_path)
+    assert [g["count"] for g in groups] == [2, 1]
+    assert {q for g in groups for q in g["questions"]} == {"?", "why?"}
