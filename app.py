@@ -3,21 +3,38 @@
 The only module that imports streamlit. It draws; the `Assistant` answers. Model and index load once per
 server (`st.cache_resource`) and are shared by every browser session; each session keeps its own history
 in `st.session_state`. Everything from documents or users is shown escaped (see `assistant.render`).
+
+Layout of one exchange (the same elements whether it is being answered now or redrawn from the history,
+so a rerun never shifts or collapses anything):
+
+    user message
+    assistant message
+      └ slot (st.empty) ─ answer text with [n] · "Sources" · source cards [1] [2] … · thumbs up/down
 """
 
 from __future__ import annotations
 
 import logging
+import math
 
 import streamlit as st
 
 from assistant import Assistant, AssistantError, Settings
 from assistant.answer import Answer
 from assistant.logs import append_feedback
-from assistant.render import answer_markdown, conversation_markdown, escape_markdown, highlighted_passage, source_label
+from assistant.render import (
+    answer_markdown,
+    conversation_markdown,
+    escape_markdown,
+    highlighted_passage,
+    source_label,
+    suggestion_question,
+)
 
 log = logging.getLogger(__name__)
 
+TITLE = "ML career assistant"
+ICON = ":material/explore:"
 STARTERS = [
     "What skills do I need to become a machine learning engineer?",
     "How does an ML engineer differ from a data scientist?",
@@ -27,6 +44,18 @@ STARTERS = [
     "How do I prepare for ML system design interviews?",
 ]
 UPLOAD_TYPES = ["md", "markdown", "txt", "pdf", "html", "htm"]
+UNEXPECTED = "Something went wrong on our side; please try again. (The details are in the server log.)"
+
+# Small touches the theme has no option for: soft highlights, source-card labels that wrap instead of being
+# cut off at phone width, left-aligned question buttons, and a title that fits a phone screen.
+CSS = """
+<style>
+mark { background: #fff3b0; color: inherit; padding: 0 .1em; border-radius: .2em; }
+[data-testid="stExpander"] summary p { white-space: normal; overflow-wrap: anywhere; }
+.st-key-starters button, [class*="st-key-hints_"] button { justify-content: flex-start; text-align: left; }
+@media (max-width: 640px) { h1 { font-size: 2rem !important; } }
+</style>
+"""
 
 
 @st.cache_resource(show_spinner="Loading the model and the index (first start builds the index)…")
@@ -36,9 +65,10 @@ def get_assistant() -> Assistant:
 
 def _state():
     ss = st.session_state
-    ss.setdefault("turns", [])  # dicts: question, answer (Answer | None), error
-    ss.setdefault("feedback_logged", set())
+    ss.setdefault("turns", [])  # dicts: id, question, answer (Answer | None), error, suggestions, feedback
+    ss.setdefault("next_id", 0)
     ss.setdefault("upload_key", 0)
+    ss.setdefault("notices", [])  # (kind, text) shown once in the sidebar after an add or a remove
     ss.setdefault("k", 5)
     return ss
 
@@ -46,88 +76,177 @@ def _state():
 # ------------------------------------------------------------------------------------------------ drawing
 
 
-def draw_sources(answer: Answer, turn: int) -> None:
+def draw_sources(answer: Answer) -> None:
+    st.caption("Sources")
     for n, source in enumerate(answer.sources, start=1):
-        with st.expander(source_label(n, source.title, source.heading, source.score, source.uploaded)):
-            st.caption(escape_markdown(source.doc))
+        icon = ":material/upload_file:" if source.uploaded else ":material/description:"
+        with st.expander(source_label(n, source.title, source.heading, source.score, source.uploaded), icon=icon):
+            origin = "Uploaded document" if source.uploaded else "Corpus document"
+            st.caption(f"{origin}: {escape_markdown(source.doc)} · highlighted: the sentences the answer quotes")
             st.markdown(highlighted_passage(source.text, source.highlights), unsafe_allow_html=True)
 
 
-def draw_answer(bot: Assistant, item: dict, turn: int) -> None:
+@st.fragment
+def draw_feedback(bot: Assistant, item: dict) -> None:
+    """Thumbs up/down, logged once per answer: after the first click the choice is kept and shown."""
+    ss = st.session_state
+    key = f"fb_{item['id']}"
+    logged = item.get("feedback")
+    if logged is not None and ss.get(key) != logged:
+        ss[key] = logged  # the logged choice is the one shown
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        score = st.feedback("thumbs", key=key, disabled=logged is not None)
+        if logged is None and score is not None:
+            item["feedback"] = score
+            answer: Answer = item["answer"]
+            try:
+                append_feedback(bot.settings.state_dir, answer.question, answer.text, [s.id for s in answer.sources], score)
+            except OSError as exc:
+                log.warning("feedback not saved: %s", exc)
+        if item.get("feedback") is not None:
+            st.caption("Thanks, noted.")
+        else:
+            st.caption("Was this helpful?")
+
+
+def draw_answer(bot: Assistant, item: dict) -> None:
     answer: Answer | None = item.get("answer")
     if answer is None:
-        st.error(item.get("error") or "No answer.")
+        st.error(escape_markdown(item.get("error") or "No answer."), icon=":material/error:")
         return
     if answer.abstained:
-        st.info(answer.text)
+        st.info(escape_markdown(answer.text), icon=":material/help:")
         hints = item.get("suggestions") or []
         if hints:
-            st.caption("The corpus can answer questions on:")
-            cols = st.columns(len(hints))
-            for col, hint in zip(cols, hints):
-                col.button(hint, key=f"hint_{turn}_{hint}", on_click=_ask_later, args=(hint,))
+            st.caption("The corpus can answer questions like these:")
+            with st.container(horizontal=True, key=f"hints_{item['id']}"):
+                for i, hint in enumerate(hints):
+                    question = suggestion_question(hint)
+                    st.button(question, key=f"hint_{item['id']}_{i}", on_click=_ask_later, args=(question, True), wrap=True)
         return
     st.markdown(answer_markdown(answer.text))
     if answer.note:
         st.caption(escape_markdown(answer.note))
-    draw_sources(answer, turn)
-    score = st.feedback("thumbs", key=f"fb_{turn}")
-    if score is not None and turn not in st.session_state.feedback_logged:
-        st.session_state.feedback_logged.add(turn)
-        try:
-            append_feedback(bot.settings.state_dir, answer.question, answer.text, [s.id for s in answer.sources], score)
-        except OSError as exc:
-            log.warning("feedback not saved: %s", exc)
-        st.toast("Thanks for the feedback.")
+    draw_sources(answer)
+    draw_feedback(bot, item)
 
 
-def _ask_later(question: str) -> None:
-    st.session_state.pending = question
+def draw_turn(bot: Assistant, item: dict) -> st.delta_generator.DeltaGenerator:
+    """Draw one exchange from the history; returns the assistant message's slot."""
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(item["question"]))
+    with st.chat_message("assistant"):
+        slot = st.empty()
+    if "answer" in item:
+        with slot.container():
+            draw_answer(bot, item)
+    return slot
 
 
-def sidebar(bot: Assistant) -> None:
+def _ask_later(question: str, standalone: bool = False) -> None:
+    st.session_state.pending = {"question": question, "standalone": standalone}
+
+
+def _new_chat() -> None:
+    ss = st.session_state
+    ss.turns = []
+    ss.pop("pending", None)
+
+
+def intro(bot: Assistant) -> None:
+    docs = bot.stats()["documents"]
+    st.markdown(
+        f"I answer questions about becoming an ML engineer (skills, maths, tools, MLOps, learning paths, "
+        f"portfolios, interviews) from {docs} documents, and every answer quotes its sources."
+    )
+    with st.container(horizontal=True, key="starters"):
+        for i, starter in enumerate(STARTERS):
+            st.button(starter, key=f"starter_{i}", on_click=_ask_later, args=(starter,), wrap=True)
+
+
+# ------------------------------------------------------------------------------------------------ sidebar
+
+
+def sidebar(bot: Assistant):
+    """Draw the sidebar; returns the slot for the download button (see `download_button`)."""
     ss = st.session_state
     with st.sidebar:
-        st.header("ML career assistant")
+        st.header(f"{ICON} {TITLE}")
         stats = bot.stats()
-        st.caption(f"{stats['documents']} documents · {stats['passages']} passages · indexed {stats['built_at'].replace('T', ' ').rstrip('Z')} UTC")
+        built = stats["built_at"].replace("T", " ").rstrip("Z")[:16]
+        st.caption(f"{stats['documents']} documents · {stats['passages']} passages  \nLast indexed {built} UTC")
+
+        st.subheader("Answers")
         ss.k = st.slider("Sources per answer", 1, 10, value=ss.k, help="How many passages to retrieve for each question.")
         left, right = st.columns(2)
-        if left.button("New chat", use_container_width=True):
-            ss.turns = []
-            ss.feedback_logged = set()
-            st.rerun()
-        transcript = conversation_markdown((t["question"], t.get("answer"), t.get("error", "")) for t in ss.turns)
-        right.download_button(
-            "Download", transcript, file_name="conversation.md", mime="text/markdown", use_container_width=True, disabled=not ss.turns
-        )
-        st.subheader("Add documents")
+        left.button("New chat", icon=":material/add_comment:", on_click=_new_chat, use_container_width=True)
+        download = right.empty()  # filled in at the end of the run, when this run's answer is in the history
+
+        st.subheader("Documents")
+        for kind, text in ss.notices:
+            getattr(st, kind)(text)
+        ss.notices = []
         files = st.file_uploader(
-            "Markdown, text, PDF or HTML",
+            "Add Markdown, text, PDF or HTML",
             type=UPLOAD_TYPES,
             accept_multiple_files=True,
             key=f"upload_{ss.upload_key}",
+            max_upload_size=max(1, math.ceil(bot.settings.max_upload_mb)),
             help=f"Up to {bot.settings.max_upload_mb:g} MB each. They are copied into corpus/uploads/ and indexed.",
         )
-        if files and st.button("Add to the corpus", type="primary"):
+        if files and st.button("Add to the corpus", type="primary", icon=":material/library_add:"):
             add_uploads(bot, files)
-        with st.expander(f"Documents ({stats['documents']})"):
-            docs = bot.documents()
-            for row in docs:
-                st.caption(f"{escape_markdown(row['doc'])} · {row['passages']} passages")
-            choice = st.selectbox("Remove a document", [""] + [r["doc"] for r in docs], key="remove_choice")
-            if choice and st.button(f"Remove {choice}", key="remove_button"):
+        documents_panel(bot, stats)
+
+        with st.expander("About", icon=":material/info:"):
+            st.markdown(
+                f"Answers are sentences quoted from the corpus, each with its source; nothing is generated "
+                f"and nothing leaves this machine.  \n"
+                f"Embedding model: `{stats['model']}` ({stats['dim']} dimensions), offline.  \n"
+                f"Answer mode: `{bot.settings.answer_mode}`.  \n"
+                f"Thumbs up/down are kept in a local log for the maintainer."
+            )
+    return download
+
+
+def download_button(slot) -> None:
+    turns = st.session_state.turns
+    transcript = conversation_markdown((t["question"], t.get("answer"), t.get("error", "")) for t in turns if "answer" in t)
+    slot.download_button(
+        "Download",
+        transcript,
+        file_name="conversation.md",
+        mime="text/markdown",
+        icon=":material/download:",
+        on_click="ignore",
+        use_container_width=True,
+        disabled=not turns,
+        key="download",
+        help="The conversation as Markdown, with the passages each answer cites.",
+    )
+
+
+def documents_panel(bot: Assistant, stats: dict) -> None:
+    with st.expander(f"Indexed documents ({stats['documents']})", icon=":material/folder:"):
+        docs = bot.documents()
+        st.caption("  \n".join(f"{escape_markdown(row['doc'])} · {row['passages']} passages" for row in docs))
+        choice = st.selectbox(
+            "Remove a document", [r["doc"] for r in docs], index=None, placeholder="Choose a document…", key="remove_choice"
+        )
+        if st.button("Remove", key="remove_button", icon=":material/delete:", disabled=not choice):
+            with st.spinner(f"Removing {choice}…"):
                 try:
                     bot.remove(choice)
-                    st.success(f"Removed {choice}.")
                 except AssistantError as exc:
-                    st.error(str(exc))
-        with st.expander("About"):
-            st.markdown(
-                f"Answers are sentences quoted from the corpus, each with its source.  \n"
-                f"Embedding model: `{stats['model']}` ({stats['dim']} dimensions), offline.  \n"
-                f"Answer mode: `{bot.settings.answer_mode}`."
-            )
+                    st.error(escape_markdown(str(exc)))
+                    return
+                except Exception:
+                    log.exception("removing %r failed", choice)
+                    st.error(UNEXPECTED)
+                    return
+            st.session_state.notices = [("success", f"Removed {escape_markdown(choice)}.")]
+            st.session_state.pop("remove_choice", None)
+            st.rerun()
 
 
 def add_uploads(bot: Assistant, files) -> None:
@@ -141,74 +260,92 @@ def add_uploads(bot: Assistant, files) -> None:
         result = bot.add([(f.name, f.getvalue()) for f in files], progress=progress)
     except AssistantError as exc:
         bar.empty()
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
+        return
+    except Exception:
+        log.exception("adding %s failed", [f.name for f in files])
+        bar.empty()
+        st.error(UNEXPECTED)
         return
     bar.empty()
-    for rel in result.added:
-        st.success(f"Added {rel}: you can ask about it now.")
-    for message in result.skipped:
-        st.warning(f"Skipped {message}")
+    notices = [("success", f"Added {escape_markdown(rel)}: you can ask about it now.") for rel in result.added]
+    notices += [("warning", f"Skipped {escape_markdown(message)}") for message in result.skipped]
+    st.session_state.notices = notices
     st.session_state.upload_key += 1  # a fresh uploader: the same files are not added twice
+    st.rerun()  # redraw the summary and the documents panel with the new index
 
 
-def respond(bot: Assistant, question: str) -> None:
+# ------------------------------------------------------------------------------------------------ answering
+
+
+def history_for_followups(turns: list[dict]) -> list[dict]:
+    """Earlier answered exchanges as role/content turns (abstained and failed ones carry no context)."""
+    out: list[dict] = []
+    for t in turns:
+        answer = t.get("answer")
+        if answer is not None and not answer.abstained:
+            out += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": answer.text}]
+    return out
+
+
+def respond(bot: Assistant, question: str, standalone: bool = False) -> None:
     ss = st.session_state
-    history = [t["question"] for t in ss.turns]
-    with st.chat_message("user"):
-        st.markdown(escape_markdown(question))
-    item: dict = {"question": question}
-    with st.chat_message("assistant"):
-        placeholder = st.empty()
-        with placeholder.container():
-            with st.spinner("Searching the corpus…"):
+    history = [] if standalone else history_for_followups(ss.turns)
+    item: dict = {"id": ss.next_id, "question": question}
+    ss.next_id += 1
+    slot = draw_turn(bot, item)
+    with slot.container():
+        with st.spinner("Searching the corpus…"):
+            try:
+                item["answer"] = bot.ask(question, history=history, k=ss.k)
+            except AssistantError as exc:
+                item["answer"], item["error"] = None, str(exc) or type(exc).__name__
+            except Exception:  # a bug: keep the traceback in the log, show a friendly line
+                log.exception("answering %r failed", question)
+                item["answer"], item["error"] = None, UNEXPECTED
+            if item["answer"] is not None and item["answer"].abstained:
                 try:
-                    item["answer"] = bot.ask(question, history=history, k=ss.k)
-                    if item["answer"].abstained:
-                        item["suggestions"] = bot.suggestions(question)
-                except AssistantError as exc:
-                    item["answer"], item["error"] = None, str(exc)
-                except Exception:  # a bug: keep the traceback in the log, show a friendly line
-                    log.exception("answering %r failed", question)
-                    item["answer"], item["error"] = None, "Something went wrong while answering; please try again."
-        placeholder.empty()
-        ss.turns.append(item)
-        draw_answer(bot, item, len(ss.turns) - 1)
+                    item["suggestions"] = bot.suggestions(question)
+                except Exception:  # suggestions are a nicety: the answer stands without them
+                    log.exception("suggestions for %r failed", question)
+    ss.turns.append(item)
+    with slot.container():  # replaces the spinner in place
+        draw_answer(bot, item)
 
 
 def main() -> None:
-    st.set_page_config(page_title="ML career assistant", page_icon="🧭", layout="centered")
+    st.set_page_config(page_title=TITLE, page_icon=ICON, layout="centered")
+    st.html(CSS)
     ss = _state()
     try:
         bot = get_assistant()
         bot.refresh()  # another process (the CLI) may have rebuilt the index
     except AssistantError as exc:
-        st.error(f"The assistant cannot start: {exc}")
+        st.error(f"The assistant cannot start: {escape_markdown(str(exc))}", icon=":material/error:")
         st.stop()
-    sidebar(bot)
+    except Exception:
+        log.exception("the assistant failed to start")
+        st.error("The assistant cannot start because of an unexpected problem; the details are in the server log.")
+        st.stop()
+    download = sidebar(bot)
 
-    st.title("🧭 ML career assistant")
-    if not ss.turns:
-        st.markdown(
-            "Ask about becoming a machine learning engineer: the role, skills, maths, tools, MLOps, learning "
-            "paths, portfolios and interviews. Every answer quotes its sources."
-        )
-        cols = st.columns(2)
-        for i, starter in enumerate(STARTERS):
-            cols[i % 2].button(starter, key=f"starter_{i}", on_click=_ask_later, args=(starter,), use_container_width=True)
-
-    for turn, item in enumerate(ss.turns):
-        with st.chat_message("user"):
-            st.markdown(escape_markdown(item["question"]))
-        with st.chat_message("assistant"):
-            draw_answer(bot, item, turn)
-
+    # The chat box is pinned to the bottom wherever it is called; reading it first lets the page skip the
+    # intro in the very run that answers, so nothing above the answer moves.
     typed = st.chat_input("Ask about becoming an ML engineer…", max_chars=bot.settings.max_question_chars)
-    question = ss.pop("pending", None) or typed
+    pending = ss.pop("pending", None)
+    question, standalone = (pending["question"], pending["standalone"]) if pending else (typed, False)
+
+    st.title(f"{ICON} {TITLE}")
+    if not ss.turns and not (question and question.strip()):
+        intro(bot)
+    for item in ss.turns:
+        draw_turn(bot, item)
     if question is not None:
         if not question.strip():
             st.warning("Type a question first, for example: What skills do I need?")
         else:
-            respond(bot, question)
+            respond(bot, question, standalone)
+    download_button(download)
 
 
 main()

@@ -1,12 +1,16 @@
-"""The chat page through `streamlit.testing.v1.AppTest`: the real app, real model, real index."""
+"""The chat page through `streamlit.testing.v1.AppTest`: the real app, real model, real index.
+
+Faster than the browser test (tests/test_browser.py) and reaches more branches: abstentions and their
+suggestions, the download, removing a document, feedback logged once, errors from the core.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
-
 from conftest import CORPUS, REPO
 
 APP = str(REPO / "app.py")
@@ -18,7 +22,11 @@ def app_env(tmp_path_factory, real_settings):
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(CORPUS, root / "corpus", ignore=shutil.ignore_patterns("uploads"))
     shutil.copytree(real_settings.index_dir, root / "index")
-    env = {"ASSISTANT_CORPUS_DIR": str(root / "corpus"), "ASSISTANT_INDEX_DIR": str(root / "index"), "ASSISTANT_STATE_DIR": str(root / "state")}
+    env = {
+        "ASSISTANT_CORPUS_DIR": str(root / "corpus"),
+        "ASSISTANT_INDEX_DIR": str(root / "index"),
+        "ASSISTANT_STATE_DIR": str(root / "state"),
+    }
     mp = pytest.MonkeyPatch()
     for key, value in env.items():
         mp.setenv(key, value)
@@ -42,12 +50,45 @@ def ask(at, question: str):
     return at
 
 
-def test_empty_chat_shows_intro_and_starter_questions(app_env):
+def source_labels(at) -> list[str]:
+    return [e.label for e in at.expander if e.label.startswith("[")]
+
+
+def feedback_lines(app_env) -> list[dict]:
+    path = app_env / "state" / "feedback.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# ------------------------------------------------------------------------------------------------ getting started
+
+
+def test_empty_chat_shows_a_one_line_intro_and_starter_questions(app_env):
     at = new_app()
     assert not at.exception
     starters = [b for b in at.button if b.key and b.key.startswith("starter_")]
     assert 4 <= len(starters) <= 6
-    assert "Every answer quotes its sources" in " ".join(m.value for m in at.markdown)
+    intro = at.markdown[0].value
+    assert "becoming an ML engineer" in intro and "every answer quotes its sources" in intro and "\n" not in intro
+    assert not at.chat_message
+
+
+def test_starter_button_asks_its_question_and_the_intro_makes_way(app_env):
+    at = new_app()
+    at.button(key="starter_2").click().run()
+    assert not at.exception
+    assert at.chat_message[0].markdown[0].value.startswith("How much maths")
+    assert any(label.startswith("[1]") for label in source_labels(at))
+    # Already in the run that answers, the starters are gone: nothing above the answer moves afterwards.
+    assert not [b for b in at.button if b.key and b.key.startswith("starter_")]
+
+
+def test_empty_question_gets_a_gentle_prompt(app_env):
+    at = ask(new_app(), "   ")
+    assert at.warning and "Type a question" in at.warning[0].value
+    assert not at.chat_message
+
+
+# ------------------------------------------------------------------------------------------------ answers and sources
 
 
 def test_asking_renders_a_cited_answer_with_its_sources(app_env):
@@ -55,35 +96,30 @@ def test_asking_renders_a_cited_answer_with_its_sources(app_env):
     assistant = [m for m in at.chat_message if m.name == "assistant"][0]
     text = assistant.markdown[0].value
     assert "**[1]**" in text
-    labels = [e.label for e in at.expander if e.label.startswith("[")]
+    labels = source_labels(at)
     assert labels and labels[0].startswith("[1] How to Become a Machine Learning Engineer")
-    assert "<mark>" in " ".join(m.value for m in assistant.markdown)
+    assert all("relevance" in label for label in labels)
+    cited = {int(n) for n in __import__("re").findall(r"\*\*\[(\d+)\]\*\*", text)}
+    assert cited == set(range(1, len(labels) + 1))  # every citation has its card, every card is cited
+    card = at.expander[[e.label for e in at.expander].index(labels[0])]
+    assert "<mark>" in " ".join(m.value for m in card.markdown)
+    assert "Corpus document: how\\-to\\-become" in card.caption[0].value
 
 
 def test_history_with_sources_survives_a_rerun(app_env):
     at = ask(new_app(), "What is MLOps?")
+    before = source_labels(at)
     at.run()
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
-    assert any(e.label.startswith("[1]") for e in at.expander)
+    assert source_labels(at) == before and before
 
 
-def test_starter_button_asks_its_question(app_env):
-    at = new_app()
-    at.button(key="starter_2").click().run()
-    assert not at.exception
-    assert at.chat_message[0].markdown[0].value.startswith("How much maths")
-    assert any(e.label.startswith("[1]") for e in at.expander)
-
-
-def test_out_of_scope_question_abstains_and_suggests_questions(app_env):
-    at = ask(new_app(), "How do I bake sourdough bread at home?")
-    assert at.info and "I don't know from these sources" in at.info[0].value
-    assert not any(e.label.startswith("[1]") for e in at.expander)
-
-
-def test_empty_question_gets_a_gentle_prompt(app_env):
-    at = ask(new_app(), "   ")
-    assert at.warning and "Type a question" in at.warning[0].value
+def test_follow_up_uses_the_conversation(app_env):
+    at = ask(new_app(), "What do I need for deep learning?")
+    at = ask(at, "Which frameworks?")
+    follow_up = at.session_state.turns[1]["answer"]
+    assert "deep learning" in follow_up.query
+    assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
 
 
 def test_markup_in_a_question_is_shown_as_text(app_env):
@@ -93,38 +129,214 @@ def test_markup_in_a_question_is_shown_as_text(app_env):
     assert "\\*\\*MLOps\\*\\*" in user
 
 
-def test_thumbs_down_is_logged_with_question_and_sources_and_joins_the_gaps(app_env):
-    at = ask(new_app(), "How much maths do I need for machine learning?")
-    at.feedback[0].set_value(0).run()
+def test_out_of_scope_question_abstains_and_suggests_questions(app_env):
+    at = ask(new_app(), "How do I bake sourdough bread at home?")
+    assert at.info and "I don't know from these sources" in at.info[0].value
+    assert not source_labels(at)
+    hints = [b for b in at.button if b.key and b.key.startswith("hint_")]
+    assert hints and all(b.label for b in hints)
+
+
+def test_a_suggestion_button_asks_the_suggested_question(app_env):
+    at = ask(new_app(), "How do I bake sourdough bread at home?")
+    hint = [b for b in at.button if b.key and b.key.startswith("hint_")][0]
+    suggested = hint.label
+    hint.click().run()
     assert not at.exception
-    lines = (app_env / "state" / "feedback.jsonl").read_text().splitlines()
-    record = json.loads(lines[-1])
-    assert record["question"].startswith("How much maths") and record["score"] == 0 and record["sources"]
-    gaps = (app_env / "state" / "gaps.jsonl").read_text()
-    assert "How much maths" in gaps
+    users = [m for m in at.chat_message if m.name == "user"]
+    assert len(users) == 2 and users[1].markdown[0].value.replace("\\", "") == suggested
+    second = at.session_state.turns[1]["answer"]
+    assert not second.abstained and second.question == suggested
+    assert "bread" not in second.query  # asked on its own, not as a follow-up of the bread question
+    assert any(label.startswith("[1]") for label in source_labels(at))
+
+
+# ------------------------------------------------------------------------------------------------ conversation
 
 
 def test_new_chat_clears_the_history(app_env):
     at = ask(new_app(), "What is MLOps?")
     at.button[[b.label for b in at.button].index("New chat")].click().run()
+    assert not at.exception
     assert not at.chat_message
+    assert [b for b in at.button if b.key and b.key.startswith("starter_")]
+    assert at.download_button(key="download").disabled
 
 
-def test_sidebar_shows_corpus_summary_and_model(app_env):
+def test_the_conversation_downloads_as_markdown_with_its_citations(app_env, monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: list[tuple[bytes, str | None]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        files.append((path_or_data, mimetype, filename))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    at = new_app()
+    assert at.download_button(key="download").disabled  # nothing to download yet
+    files.clear()
+    at = ask(at, "What is MLOps?")
+    button = at.download_button(key="download")
+    assert not button.disabled
+    data, mime, name = files[-1]  # drawn after the answer: the file has this run's exchange
+    text = data.decode() if isinstance(data, bytes) else data
+    assert name == "conversation.md" and mime.startswith("text/markdown")
+    answer = at.session_state.turns[0]["answer"]
+    assert text.startswith("# ML career assistant: conversation")
+    assert "## Q: What is MLOps?" in text and answer.text in text
+    assert "[1] " in text and f"({answer.sources[0].doc})" in text and "> " in text
+
+
+# ------------------------------------------------------------------------------------------------ feedback
+
+
+def test_thumbs_down_is_logged_once_with_question_and_sources_and_joins_the_gaps(app_env):
+    before = len(feedback_lines(app_env))
+    at = ask(new_app(), "How much maths do I need for machine learning?")
+    at.feedback[0].set_value(0).run()
+    assert not at.exception
+    records = feedback_lines(app_env)[before:]
+    assert len(records) == 1
+    record = records[0]
+    assert record["question"].startswith("How much maths") and record["score"] == 0 and record["sources"]
+    assert record["sources"] == [s.id for s in at.session_state.turns[0]["answer"].sources]
+    gaps = (app_env / "state" / "gaps.jsonl").read_text()
+    assert "How much maths" in gaps
+    # Reruns do not log it again; the choice stays shown and locked.
+    at.run()
+    assert at.feedback[0].disabled and at.feedback[0].value == 0
+    # A change of mind that reached the server anyway (a second click racing the rerun) is not logged.
+    at.session_state["fb_0"] = 1
+    at.run()
+    assert len(feedback_lines(app_env)[before:]) == 1
+    assert at.feedback[0].disabled and at.feedback[0].value == 0
+    assert any("Thanks" in c.value for c in at.caption)
+
+
+def test_each_answer_gets_its_own_feedback_even_after_a_new_chat(app_env):
+    before = len(feedback_lines(app_env))
+    at = ask(new_app(), "What is MLOps?")
+    at.feedback[0].set_value(1).run()
+    at.button[[b.label for b in at.button].index("New chat")].click().run()
+    at = ask(at, "What should a beginner learn first?")
+    assert not at.feedback[0].disabled and at.feedback[0].value is None
+    at.feedback[0].set_value(1).run()
+    records = feedback_lines(app_env)[before:]
+    assert [r["question"] for r in records] == ["What is MLOps?", "What should a beginner learn first?"]
+
+
+# ------------------------------------------------------------------------------------------------ sidebar
+
+
+def test_sidebar_shows_corpus_summary_settings_and_model(app_env):
     at = new_app()
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "documents" in captions and "passages" in captions
+    assert "documents" in captions and "passages" in captions and "Last indexed" in captions
+    assert at.sidebar.slider[0].label == "Sources per answer"
     about = " ".join(m.value for m in at.sidebar.markdown)
     assert "all-MiniLM-L6-v2" in about
 
 
+def test_number_of_sources_setting_limits_the_cards(app_env):
+    at = new_app()
+    at.sidebar.slider[0].set_value(1).run()
+    at = ask(at, "What skills do I need to become a machine learning engineer?")
+    assert len(source_labels(at)) == 1
+    assert len(at.session_state.turns[0]["answer"].retrieved) == 1
+
+
 def test_uploaded_markdown_is_answerable_at_once_and_marked_as_uploaded(app_env):
     at = new_app()
+    docs_before = documents_count(at)
     note = b"# Quantum annealing for recruiters\n\nQuantum annealing recruiters look for engineers who can explain qubit scheduling to hiring panels in plain words."
-    at.sidebar.get("file_uploader")[0].set_value(("quantum.md", note, "text/markdown")).run()
+    at = add_through_the_sidebar(at, "quantum.md", note)
+    assert any("Added uploads/quantum.md" in s.value for s in at.success)
+    assert documents_count(at) == docs_before + 1  # the summary is current
+    at = ask(at, "What do quantum annealing recruiters look for?")
+    labels = source_labels(at)
+    assert labels and "uploaded" in labels[0]
+    card = at.expander[[e.label for e in at.expander].index(labels[0])]
+    assert card.caption[0].value.startswith("Uploaded document: uploads/quantum.md")
+
+
+def test_uploading_the_same_content_again_is_refused_politely(app_env):
+    text = (CORPUS / "notes" / "mlops.md").read_bytes()
+    at = add_through_the_sidebar(new_app(), "copy.md", text)
+    assert any("Skipped" in w.value and "duplicate" in w.value for w in at.warning)
+
+
+def add_through_the_sidebar(at, name: str, data: bytes):
+    at.sidebar.get("file_uploader")[0].set_value((name, data, "text/markdown")).run()
     at.sidebar.button[[b.label for b in at.sidebar.button].index("Add to the corpus")].click().run()
     assert not at.exception
-    assert any("Added uploads/quantum.md" in s.value for s in at.success)
-    at = ask(at, "What do quantum annealing recruiters look for?")
-    labels = [e.label for e in at.expander if e.label.startswith("[")]
-    assert labels and "uploaded" in labels[0]
+    return at
+
+
+def documents_count(at) -> int:
+    return int(at.sidebar.expander[0].label.split("(")[1].rstrip(")"))
+
+
+def test_a_document_can_be_removed_from_the_panel(app_env):
+    spare = b"# Spare note\n\nThe spare note says that zebra pipelines are a made-up term used only in this test document."
+    at = add_through_the_sidebar(new_app(), "spare.md", spare)
+    count = documents_count(at)
+    panel = at.sidebar.expander[0]
+    assert "uploads/spare.md" in panel.selectbox(key="remove_choice").options
+    assert at.sidebar.button(key="remove_button").disabled  # nothing chosen yet
+    panel.selectbox(key="remove_choice").select("uploads/spare.md").run()
+    at.sidebar.button(key="remove_button").click().run()
+    assert not at.exception
+    assert any("Removed uploads/spare.md" in s.value for s in at.success)
+    assert documents_count(at) == count - 1
+    assert "uploads/spare.md" not in at.sidebar.expander[0].selectbox(key="remove_choice").options
+    assert not (app_env / "corpus" / "uploads" / "spare.md").exists()
+    at = ask(at, "What are zebra pipelines?")
+    assert all("spare" not in label.lower() for label in source_labels(at))
+
+
+# ------------------------------------------------------------------------------------------------ errors
+
+
+def test_an_unexpected_failure_shows_a_friendly_line_and_logs_the_traceback(app_env, monkeypatch, caplog):
+    from assistant import Assistant
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("boom in the core")
+
+    monkeypatch.setattr(Assistant, "ask", broken)
+    with caplog.at_level(logging.ERROR):
+        at = ask(new_app(), "What is MLOps?")
+    assert at.error and "Something went wrong" in at.error[0].value and "boom" not in at.error[0].value
+    assert any(r.exc_info and "boom in the core" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_an_error_from_the_core_is_shown_with_its_message(app_env, monkeypatch):
+    from assistant import Assistant
+    from assistant.errors import InputError
+
+    def refuse(self, *args, **kwargs):
+        raise InputError("k must be at least 1")
+
+    monkeypatch.setattr(Assistant, "ask", refuse)
+    at = ask(new_app(), "What is MLOps?")
+    assert at.error and "k must be at least 1" in at.error[0].value
+
+
+def test_a_damaged_index_shows_the_error_and_how_to_fix_it(app_env, tmp_path, monkeypatch):
+    import streamlit as st
+
+    damaged = tmp_path / "index"
+    shutil.copytree(app_env / "index", damaged)
+    (damaged / "CURRENT").write_text("../elsewhere\n")
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(damaged))
+    st.cache_resource.clear()
+    try:
+        at = new_app()
+        assert not at.exception
+        assert at.error and "The assistant cannot start" in at.error[0].value
+        assert "is damaged" in at.error[0].value and "assistant index" in at.error[0].value
+        assert not at.chat_input  # nothing to ask with
+    finally:
+        st.cache_resource.clear()

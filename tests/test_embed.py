@@ -27,4 +27,4 @@ def test_hub_access_is_switched_off_once_loaded(embedder):
 
 def test_a_model_path_that_is_not_a_model_is_one_clear_error(tmp_path):
     with pytest.raises(ModelError, match="not a sentence-transformers model folder"):
-        Embedder(Settings(model_path=str(tmp_path))).dim
+        _ = Embedder(Settings(model_path=str(tmp_path))).dim

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import DATA, REPO
 
 from assistant.evaluate import evaluate, halves, load_cases, retrieval_metrics
-from conftest import DATA, REPO
 
 QUESTIONS = DATA / "questions.jsonl"
 

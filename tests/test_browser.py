@@ -1,0 +1,332 @@
+"""The chat page in a real browser: `streamlit run app.py` driven through Debian's Chromium by Playwright.
+
+One server per module, over temp copies of the corpus and the built index (tests never write to the
+working tree). Screenshots go to a temp folder; set ASSISTANT_SCREENSHOTS_DIR to also save them there,
+which is how docs/screenshots/ is refreshed by hand:
+
+    ASSISTANT_SCREENSHOTS_DIR=docs/screenshots .venv/bin/python -m pytest tests/test_browser.py
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`; never `playwright install`). Without it the tests
+skip, except under CI (env CI set), where they fail: CI must prove the page works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, REPO
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+START_TIMEOUT = 60  # seconds for the server to answer
+LOAD_TIMEOUT = 90_000  # ms for the first page: the server loads the model and the index
+ANSWER_TIMEOUT = 30_000  # ms for an answer, an upload or a removal
+
+CHAT_INPUT = '[data-testid="stChatInputTextArea"]'
+MESSAGE = '[data-testid="stChatMessage"]'
+CARD = '[data-testid="stExpander"]'
+
+UPLOAD_NAME = "quantum-recruiting.md"
+UPLOAD_TEXT = (
+    "# Quantum annealing for recruiters\n\nQuantum annealing recruiters look for engineers who can explain qubit "
+    "scheduling to hiring panels in plain words, and who have shipped at least one optimisation project end to end.\n"
+)
+
+
+def require_chromium() -> None:
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (never `playwright install`)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright package is missing: `.venv/bin/pip install -r requirements-dev.txt`"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser test cannot run on CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, real_settings):
+    """`streamlit run app.py` on a free port over temp copies of the corpus and index; yields (url, root)."""
+    require_chromium()
+    root = tmp_path_factory.mktemp("browser")
+    shutil.copytree(CORPUS, root / "corpus", ignore=shutil.ignore_patterns("uploads"))
+    shutil.copytree(real_settings.index_dir, root / "index")
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        ASSISTANT_CORPUS_DIR=str(root / "corpus"),
+        ASSISTANT_INDEX_DIR=str(root / "index"),
+        ASSISTANT_STATE_DIR=str(root / "state"),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]  # fmt: skip
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}", pytrace=False)
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit did not answer on {url} within {START_TIMEOUT} s:\n{log_path.read_text()[-3000:]}", pytrace=False
+                )
+            time.sleep(0.2)
+        yield url, root
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        if os.environ.get("ASSISTANT_SHOW_SERVER_LOG"):
+            print(log_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Save a screenshot into a temp folder and, when ASSISTANT_SCREENSHOTS_DIR is set, there too."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    extra = os.environ.get("ASSISTANT_SCREENSHOTS_DIR")
+
+    def save(page, name: str, publish: bool = True) -> Path:
+        path = folder / name
+        page.screenshot(path=str(path), animations="disabled")
+        if extra and publish:
+            Path(extra).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(extra) / name)
+        return path
+
+    return save
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def open_page(browser, url: str, viewport: dict):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(ANSWER_TIMEOUT)
+    page.goto(url)
+    page.locator(CHAT_INPUT).wait_for(timeout=LOAD_TIMEOUT)
+    return page
+
+
+def ask(page, question: str):
+    """Type a question, wait for its answer; returns the assistant message."""
+    from playwright.sync_api import expect
+
+    before = page.locator(MESSAGE).count()
+    box = page.locator(CHAT_INPUT)
+    box.fill(question)
+    box.press("Enter")
+    messages = page.locator(MESSAGE)
+    expect(messages).to_have_count(before + 2)
+    reply = messages.nth(before + 1)
+    # An answer ends with its cards and thumbs; an abstention or an error with an alert.
+    reply.locator(f'{CARD}, [data-testid="stAlert"]').first.wait_for()
+    settle(page, reply)
+    return reply
+
+
+def settle(page, locator, steps: int = 40) -> None:
+    """Wait until the element's size stops changing (expanders and new messages animate)."""
+    last = None
+    for _ in range(steps):
+        box = locator.bounding_box()
+        size = (round(box["width"]), round(box["height"])) if box else None
+        if size is not None and size == last:
+            return
+        last = size
+        page.wait_for_timeout(120)
+
+
+def open_card(page, reply, n: int = 1):
+    card = reply.locator(CARD).nth(n - 1)
+    card.locator("summary").click()
+    passage = card.locator('[data-testid="stMarkdownContainer"]').last
+    passage.wait_for()
+    settle(page, card)
+    return card
+
+
+def show_from(page, locator) -> None:
+    """Scroll `locator` to the top of the view for a screenshot, pointer out of the way.
+
+    At phone width the page header is opaque, so it goes just below it. Streamlit scrolls its own main
+    container and keeps it stuck to the bottom while content settles, so scroll until it stays put.
+    """
+    page.mouse.move(page.viewport_size["width"] - 2, page.viewport_size["height"] // 2)
+    header = page.locator('[data-testid="stHeader"]').bounding_box()
+    top = round(header["height"]) + 8 if header and page.viewport_size["width"] < 640 else 0
+    for _ in range(20):
+        locator.evaluate("(el, top) => { el.style.scrollMarginTop = top + 'px'; el.scrollIntoView({block: 'start'}); }", top)
+        page.wait_for_timeout(200)
+        if abs(locator.bounding_box()["y"] - top) < 4:
+            return
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+def test_a_missing_chromium_fails_on_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run on CI: /nonexistent/chromium is missing"):
+        require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        require_chromium()
+
+
+def test_desktop_answer_sources_feedback_download_and_upload(server, browser, shots):
+    from playwright.sync_api import expect
+
+    url, root = server
+    page = open_page(browser, url, DESKTOP)
+    try:
+        assert page.title() == "ML career assistant"
+        starters = page.locator(".st-key-starters button")
+        assert 4 <= starters.count() <= 6
+
+        reply = ask(page, "What is MLOps?")
+        expect(starters).to_have_count(0)  # the intro made way for the conversation
+        text = reply.locator('[data-testid="stMarkdownContainer"]').first.inner_text()
+        assert "MLOps" in text and "[1]" in text
+        cards = reply.locator(CARD)
+        for n in range(1, cards.count() + 1):  # each citation [n] has its numbered card
+            assert f"[{n}]" in text
+            expect(cards.nth(n - 1).locator("summary")).to_contain_text(f"[{n}] ")
+        summary = cards.first.locator("summary")
+        expect(summary).to_contain_text("MLOps")
+        expect(summary).to_contain_text("relevance")
+
+        card = open_card(page, reply)
+        expect(card).to_contain_text("Corpus document: notes/")
+        marked = card.locator("mark")
+        assert marked.count() >= 1 and marked.first.is_visible()
+        quoted = marked.first.inner_text().strip()
+        assert quoted.rstrip(".") in " ".join(text.split())  # the highlighted sentence is the one the answer quotes
+        show_from(page, page.locator(MESSAGE).nth(0))
+        shots(page, "answer-desktop.png")
+
+        # Thumbs up is logged once, with the sources behind the answer.
+        feedback = reply.locator('[data-testid="stFeedback"]')
+        feedback.evaluate("el => el.scrollIntoView({block: 'center'})")  # clear of the chat box, as a user would
+        page.wait_for_timeout(200)
+        position = reply.bounding_box()["y"]
+        feedback.get_by_role("radio", name="Thumbs up").click()
+        expect(reply).to_contain_text("Thanks, noted.")
+        # The rerun redrew the history in place: the open card stayed open and nothing moved.
+        expect(card.locator("details")).to_have_attribute("open", "")
+        assert abs(reply.bounding_box()["y"] - position) < 2
+        records = [json.loads(line) for line in (root / "state" / "feedback.jsonl").read_text().splitlines()]
+        assert len(records) == 1 and records[0]["score"] == 1 and records[0]["sources"]
+
+        # The conversation downloads as Markdown with its citations.
+        with page.expect_download() as download:
+            page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Download").click()
+        assert download.value.suggested_filename == "conversation.md"
+        exported = Path(download.value.path()).read_text()
+        assert "## Q: What is MLOps?" in exported and "[1] " in exported and quoted in exported
+
+        # Upload a note through the sidebar, ask about it, and its card says it was uploaded.
+        note = root / UPLOAD_NAME
+        note.write_text(UPLOAD_TEXT)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(note))
+        sidebar.get_by_role("button", name="Add to the corpus").click()
+        expect(sidebar).to_contain_text(f"Added uploads/{UPLOAD_NAME}")
+        reply = ask(page, "What do quantum annealing recruiters look for?")
+        summary = reply.locator(f"{CARD} summary").first
+        expect(summary).to_contain_text("uploaded")
+        card = open_card(page, reply)
+        expect(card).to_contain_text(f"Uploaded document: uploads/{UPLOAD_NAME}")
+        expect(card).to_contain_text("qubit scheduling")
+        shots(page, "upload-desktop.png", publish=False)
+    finally:
+        page.close()
+
+
+def test_phone_width_reads_without_overflow(server, browser, shots):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = open_page(browser, url, PHONE)
+    try:
+        shots(page, "empty-phone.png", publish=False)
+        reply = ask(page, "What is overfitting?")
+        expect(reply.locator(f"{CARD} summary").first).to_contain_text("[1]")
+        card = open_card(page, reply)
+        show_from(page, reply.locator('[data-testid="stCaptionContainer"]').first)  # "Sources" and the cards
+        shots(page, "sources-phone.png", publish=False)
+        assert card.locator("mark").first.is_visible()
+        show_from(page, page.locator(MESSAGE).nth(0))
+        width = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        assert width <= PHONE["width"], f"the page is {width}px wide at phone width"
+        for box in reply.locator(f"{CARD}, [data-testid='stMarkdownContainer']").all():
+            bounds = box.bounding_box()
+            assert bounds and bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= PHONE["width"] + 1
+        shots(page, "answer-phone.png")
+
+        # The sidebar opens from its toggle at phone width.
+        page.locator('[data-testid="stExpandSidebarButton"]').click()
+        expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Sources per answer")
+        settle(page, page.locator('[data-testid="stSidebar"]'))
+        shots(page, "sidebar-phone.png", publish=False)
+    finally:
+        page.close()
