@@ -31,6 +31,9 @@ ABSTAIN_TEXT = (
 #: Words so common in this corpus that they say little about which sentence answers a question.
 GENERIC = frozenset(tokenize("machine learning engineer engineers ML model models become role job work data"))
 
+#: Passages whose similarity is this far below the best passage's are shown as sources but not quoted.
+WEAK_MARGIN = 0.25
+
 _CITATION = re.compile(r"\[(\d+)\]")
 
 
@@ -216,7 +219,9 @@ def compose(question: str, retrieval: Retrieval, threshold: float, budget: int =
     if not retrieval.relevant(threshold):
         return abstain(question, retrieval)
     kind = question_kind(question)
-    units = _units(sources)
+    # Quote only passages near the best one: a 0.3 passage beside a 0.8 one is noise, not evidence.
+    floor = max(s.score for s in sources) - WEAK_MARGIN
+    units = [u for u in _units(sources) if sources[u.source].score >= floor]
     if not units:
         return abstain(question, retrieval)
     _score(units, retrieval.query or question, kind)

@@ -222,8 +222,13 @@ def markdown_sections(text: str) -> tuple[str | None, list[tuple[str, list[str]]
             flush_block()
             continue
         is_item = bool(_BULLET.match(line))
-        # A list starts a new block unless the block is already a list; a paragraph line after a list too.
-        if current and is_item != bool(_BULLET.match(current[0])) and not line.startswith("  "):
+        in_list = bool(current) and current[0].startswith("- ")
+        if current and not is_item and (line.startswith("  ") or not in_list):
+            # A wrapped line continues the paragraph or list item above it: one sentence, one line.
+            current[-1] = f"{current[-1]} {_inline(line).strip()}"
+            continue
+        # A list starts a new block unless the block is already a list.
+        if current and is_item != in_list:
             flush_block()
         current.append(_BULLET.sub("- ", _inline(line)) if is_item else _inline(line).strip())
     flush_section()

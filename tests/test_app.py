@@ -296,6 +296,25 @@ def test_a_document_can_be_removed_from_the_panel(app_env):
     assert all("spare" not in label.lower() for label in source_labels(at))
 
 
+def test_a_running_app_notices_an_index_changed_by_the_cli(app_env):
+    import os
+    import subprocess
+    import sys
+
+    at = new_app()
+    before = documents_count(at)
+    note = app_env / "outside-note.md"
+    note.write_text("# Okapi ranking drills\n\nOkapi ranking drills are a made-up exercise that exists only in this test note.\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "add", "--quiet", str(note)], cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    at.run()  # the next rerun of the same session, as when the user types again
+    assert documents_count(at) == before + 1
+    at = ask(at, "What are okapi ranking drills?")
+    assert source_labels(at) and "Okapi ranking drills" in source_labels(at)[0]
+
+
 # ------------------------------------------------------------------------------------------------ errors
 
 
