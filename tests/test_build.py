@@ -306,3 +306,74 @@ def test_a_build_killed_mid_way_leaves_the_old_index_loadable_and_the_next_run_f
     assert report.reused > 0  # what the killed build had encoded was kept in the cache
     assert len(store.load(tiny.index_dir, tiny).documents) == 17
     assert not list(tiny.index_dir.glob(".tmp-*"))
+
+
+def _cli_env(settings) -> dict:
+    import os
+
+    return {
+        **os.environ,
+        "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir),
+        "ASSISTANT_INDEX_DIR": str(settings.index_dir),
+        "ASSISTANT_STATE_DIR": str(settings.state_dir),
+    }
+
+
+def _kill_corpus(root, embedder):
+    from conftest import TINY_DOCS
+
+    settings = make_settings(root)
+    settings.corpus_dir.mkdir(parents=True)
+    for name, text in TINY_DOCS.items():
+        (settings.corpus_dir / name).write_text(text)
+    sync(settings, embedder)
+    _synthetic_docs(settings.corpus_dir / "bulk", 4, words=600)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def cli_build_seconds(tmp_path_factory, embedder):
+    """How long a whole `python -m assistant index` of the kill-test corpus takes on this machine."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    settings = _kill_corpus(tmp_path_factory.mktemp("probe"), embedder)
+    started = time.monotonic()
+    probe = subprocess.run([sys.executable, "-m", "assistant", "index", "--quiet"], cwd=REPO, env=_cli_env(settings), timeout=300)
+    assert probe.returncode == 0
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_build_killed_at_a_random_moment_always_leaves_a_loadable_index_matching_its_manifest(
+    tmp_path, embedder, cli_build_seconds, seed
+):
+    """Kill `python -m assistant index` at a seeded random moment of its run: start-up, reading, encoding,
+    writing or swapping. Whatever the moment, the live index loads (checksums verified) and agrees with its
+    manifest, and the next build completes."""
+    import json
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    settings = _kill_corpus(tmp_path, embedder)
+    delay = random.Random(seed).uniform(0.3, 1.0) * cli_build_seconds
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "index", "--quiet"], cwd=REPO, env=_cli_env(settings))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+
+    loaded = store.load(settings.index_dir, settings)  # verifies the checksums of every file
+    manifest = json.loads((loaded.path / store.MANIFEST).read_text())
+    assert manifest["count"] == len(loaded.passages) == loaded.dense.ntotal
+    assert {p.doc for p in loaded.passages} == set(manifest["documents"])
+    report = sync(settings, embedder)
+    assert report.documents == 2 + 4
+    assert len(store.load(settings.index_dir, settings).documents) == 6
