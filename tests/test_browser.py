@@ -330,3 +330,38 @@ def test_phone_width_reads_without_overflow(server, browser, shots):
         shots(page, "sidebar-phone.png", publish=False)
     finally:
         page.close()
+
+
+def test_ten_concurrent_browser_sessions_all_get_answers(server, browser):
+    """Ten separate sessions (browser contexts) ask at the same moment through one server."""
+    from playwright.sync_api import expect
+
+    url, _ = server
+    questions = [
+        "What is MLOps?", "How much maths do I need?", "What is overfitting?", "Which frameworks are used for deep learning?",
+        "How do I prepare for interviews?", "What does a data engineer do?", "What is a feature store?",
+        "How do I build a portfolio?", "What is gradient descent?", "Are bootcamps worth it?",
+    ]  # fmt: skip
+    contexts = [browser.new_context(viewport=DESKTOP) for _ in questions]
+    try:
+        pages = []
+        for context in contexts:
+            page = context.new_page()
+            page.set_default_timeout(LOAD_TIMEOUT)
+            page.goto(url)
+            pages.append(page)
+        for page in pages:
+            page.locator(CHAT_INPUT).wait_for()
+        for page, question in zip(pages, questions):  # all sent before any answer is awaited
+            box = page.locator(CHAT_INPUT)
+            box.fill(question)
+            box.press("Enter")
+        for page, question in zip(pages, questions):
+            messages = page.locator(MESSAGE)
+            expect(messages).to_have_count(2, timeout=LOAD_TIMEOUT)
+            expect(messages.nth(0)).to_contain_text(question)
+            messages.nth(1).locator(f'{CARD}, [data-testid="stAlert"]').first.wait_for(timeout=LOAD_TIMEOUT)
+            assert messages.nth(1).locator(CARD).count() >= 1, question
+    finally:
+        for context in contexts:
+            context.close()
