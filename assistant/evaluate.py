@@ -217,11 +217,91 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def evaluate_llm(bot, cases: list[Case]) -> dict:
+    """llm mode (`eval --mode llm`): every question through `bot.stream`, then the grounding figures.
+
+    supported_share     claims the model wrote that the passage they cite supports (all generations)
+    citation_validity   written [n] that name a passage given to the model
+    generated           answers shown as the model wrote them (checked); the rest fell back to extractive,
+                        because too little was supported (ungrounded) or the model failed (unavailable:
+                        unreachable, HTTP error, time-out, empty or endless output; see fallback_reasons)
+    cites_expected      shown generated answers citing at least one expected document
+    """
+    counts = {"generated": 0, "ungrounded": 0, "unavailable": 0, "abstained": 0}
+    claims = supported = citations = dangling = 0
+    cites_expected: list[float] = []
+    latencies: list[float] = []
+    failures: list[dict] = []
+    for case in cases:
+        started = time.perf_counter()
+        stream = bot.stream(case.question, history=list(case.history), log_gaps=False)
+        answer = stream.answer
+        latencies.append(time.perf_counter() - started)
+        if stream.report is not None:
+            claims += stream.report.claims
+            supported += stream.report.supported
+            citations += stream.report.citations
+            dangling += stream.report.dangling
+        if answer.abstained:
+            counts["abstained"] += 1
+        elif stream.generated:
+            counts["generated"] += 1
+            if case.in_scope:
+                cites_expected.append(float(any(s.doc in case.expected for s in answer.sources)))
+        else:
+            counts["ungrounded" if stream.failure == "ungrounded" else "unavailable"] += 1
+            failures.append({"id": case.id, "problem": stream.failure})
+    reasons: dict[str, int] = {}
+    for f in failures:
+        reasons[f["problem"]] = reasons.get(f["problem"], 0) + 1
+    return {
+        "mode": "llm",
+        "model": bot.settings.llm_model,
+        "questions": len(cases),
+        "answers": {
+            **counts,
+            "fallback_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+            "sentences_checked": claims,
+            "supported_share": round(supported / claims, 4) if claims else 0.0,
+            "citations_written": citations,
+            "citation_validity": round((citations - dangling) / citations, 4) if citations else 0.0,
+            "cites_expected": _mean(cites_expected),
+            "latency_s_p50": round(statistics.median(latencies), 2) if latencies else 0.0,
+            "support_threshold": bot.settings.llm_support_threshold,
+        },
+        "failures": failures,
+    }
+
+
+def format_llm_table(report: dict) -> str:
+    a = report["answers"]
+    shown = a["generated"] + a["ungrounded"] + a["unavailable"]
+    lines = [
+        f"llm mode, model {report['model']}, {report['questions']} questions",
+        f"sentences supported      {a['supported_share']:.3f}   ({a['sentences_checked']} claims checked, threshold {a['support_threshold']})",
+        f"citation validity        {a['citation_validity']:.3f}   ({a['citations_written']} citations written)",
+        f"generated answers shown  {a['generated']} of {shown}   (fallbacks: {a['ungrounded']} too little supported, {a['unavailable']} model unavailable)",
+        f"abstained                {a['abstained']}   (retrieval found nothing: the model was not asked)",
+        f"cite an expected doc     {a['cites_expected']:.3f}   (generated answers to in-scope questions)",
+        f"latency p50              {a['latency_s_p50']} s",
+    ]
+    if a.get("fallback_reasons"):
+        lines.append("fallback reasons: " + "; ".join(f"{reason} ({n})" for reason, n in a["fallback_reasons"].items()))
+    return "\n".join(lines)
+
+
 def run_eval(args, settings: Settings) -> int:
     """The CLI command: prints a table (or JSON) and optionally saves the threshold plot."""
     from .api import Assistant
 
     cases = load_cases(Path(args.questions), args.split)
+    if (getattr(args, "mode", None) or settings.answer_mode) == "llm":
+        if not settings.llm_base_url or not settings.llm_model:
+            raise InputError("eval --mode llm needs ASSISTANT_LLM_BASE_URL and ASSISTANT_LLM_MODEL")
+        bot = Assistant.load(settings=settings.replace(answer_mode="llm"))
+        report = evaluate_llm(bot, cases[: getattr(args, "limit", None)])
+        print(json.dumps(report, indent=1) if args.json else format_llm_table(report))
+        return 0
     bot = Assistant.load(settings=settings)
     report = evaluate(bot, cases)
     if args.plot:

@@ -14,10 +14,13 @@ taken to say nothing on the question, whatever the keyword ranking found.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import re
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .config import Settings
 from .corpus import Passage
@@ -61,8 +64,155 @@ def words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
+#: Memo of `stem` (the vocabulary is small next to the word count, so bulk tokenizing mostly hits it).
+_STEMS: dict[str, str] = {}
+_STEMS_MAX = 2_000_000
+
+
 def tokenize(text: str) -> list[str]:
-    return [stem(w) for w in words(text)]
+    return _stems(words(text))
+
+
+def _stems(ws: list[str]) -> list[str]:
+    out = []
+    for w in ws:
+        s = _STEMS.get(w)
+        if s is None:
+            s = stem(w)
+            if len(_STEMS) < _STEMS_MAX:
+                _STEMS[w] = s
+        out.append(s)
+    return out
+
+
+#: Bump when `tokenize` or `words` change: a saved keyword index made with other tokens is then rebuilt.
+TOKENIZER_VERSION = 1
+
+
+def _close_lengths(n: int) -> range:
+    """Word lengths that can reach a difflib ratio of 0.8 against a word of `n` letters (2·min/(n+m) >= 0.8)."""
+    return range(-(-2 * n // 3), n * 3 // 2 + 1)
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over the passages' tokens, plus the corpus's words for spelling repair.
+
+    Built at index time and saved inside the generation folder (`keyword/`), so loading a large index does
+    not tokenize every passage again; an index without it (older builds) is built in memory on first use.
+    """
+
+    META = "meta.json"
+    WORDS = "words.json"
+
+    def __init__(self, bm25, vocab: Iterable[str], size: int) -> None:
+        self.bm25 = bm25
+        self.size = size
+        self.vocab = frozenset(vocab)
+        self._by_length: dict[int, list[str]] = {}
+        for w in sorted(self.vocab):
+            self._by_length.setdefault(len(w), []).append(w)
+        self._letters: dict[int, object] = {}  # per length: letter counts of its words, built on first use
+        self._tokens = getattr(bm25, "vocab_dict", None) or {}
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> KeywordIndex:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.ERROR)
+        vocab: set[str] = set()
+        corpus = []
+        for text in texts:
+            ws = words(text)
+            vocab.update(ws)
+            corpus.append(_stems(ws) or ["_"])
+        bm25 = bm25s.BM25()
+        if corpus:
+            bm25.index(corpus, show_progress=False)
+        return cls(bm25, vocab, len(corpus))
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (created): bm25s's arrays and vocabulary, our words and a version."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self.bm25.save(str(folder), show_progress=False)
+        (folder / self.WORDS).write_text(json.dumps(sorted(self.vocab), ensure_ascii=False))
+        meta = {"tokenizer": TOKENIZER_VERSION, "passages": self.size}
+        (folder / self.META).write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder: Path, passages: int) -> KeywordIndex | None:
+        """The saved index, or None when it is absent or was made for other tokens or another passage count."""
+        try:
+            meta = json.loads((folder / cls.META).read_text())
+            if meta.get("tokenizer") != TOKENIZER_VERSION or meta.get("passages") != passages:
+                log.info("the saved keyword index in %s is stale; rebuilding it in memory", folder)
+                return None
+            vocab = json.loads((folder / cls.WORDS).read_text())
+            import bm25s
+
+            logging.getLogger("bm25s").setLevel(logging.ERROR)
+            bm25 = bm25s.BM25.load(str(folder), load_corpus=False) if passages else bm25s.BM25()
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("cannot read the saved keyword index in %s (%s); rebuilding it in memory", folder, exc)
+            return None
+        return cls(bm25, vocab, passages)
+
+    def ranking(self, tokens: list[str], n: int) -> list[int]:
+        """Passage positions by BM25 score (top `n`, only those scoring above zero; ties by position).
+
+        Selects among the passages that score at all instead of partitioning every passage's score (most
+        are zero, and partitioning a million tied zeros cost more than scoring).
+        """
+        import numpy as np
+
+        tokens = [t for t in tokens if t in self._tokens]
+        if not tokens or not self.size or n <= 0:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > n:
+            cutoff = np.partition(scores[hits], len(hits) - n)[len(hits) - n]  # the n-th best score
+            hits = hits[scores[hits] >= cutoff]
+        order = hits[np.lexsort((hits, -scores[hits]))][:n]
+        return order.tolist()
+
+    def close_word(self, word: str) -> str | None:
+        """The corpus word closest to `word` (difflib ratio >= 0.8), or None.
+
+        The same answer as `difflib.get_close_matches(word, vocabulary, 1, 0.8)` (ties go to the same word),
+        at a fraction of the cost: only words of a length that can reach the cutoff are considered, and of
+        those only the ones whose shared letters can (difflib's own `quick_ratio` bound, computed for all of
+        them at once with numpy) go through difflib.
+        """
+        import numpy as np
+
+        probe = _letter_counts(word)
+        candidates: list[str] = []
+        for n in _close_lengths(len(word)):
+            bucket = self._by_length.get(n)
+            if not bucket:
+                continue
+            counts = self._letters.get(n)
+            if counts is None:
+                counts = self._letters[n] = np.array([_letter_counts(w) for w in bucket], dtype=np.int16)
+            shared = np.minimum(counts, probe).sum(axis=1)
+            keep = np.flatnonzero(2.0 * shared / (len(word) + n) >= 0.8)
+            candidates.extend(bucket[i] for i in keep)
+        match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.8)
+        return match[0] if match else None
+
+
+_ALPHABET = {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789+#")}
+
+
+def _letter_counts(word: str) -> list[int]:
+    """How often each character of the corpus alphabet occurs in `word` (others can never be shared)."""
+    counts = [0] * len(_ALPHABET)
+    for c in word:
+        i = _ALPHABET.get(c)
+        if i is not None:
+            counts[i] += 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -106,53 +256,43 @@ class Retriever:
         self.stored = stored
         self.embedder = embedder
         self.settings = settings
-        self._bm25 = None
-        self._vocab: dict[str, None] | None = None
+        self._keywords: KeywordIndex | None = None
         self._lock = threading.Lock()
 
-    def _keyword_index(self):
-        if self._bm25 is None:
+    def _keyword_index(self) -> KeywordIndex:
+        """The generation's saved keyword index, or one built in memory (once, under the lock)."""
+        if self._keywords is None:
             with self._lock:
-                if self._bm25 is None:
-                    import bm25s
-
-                    logging.getLogger("bm25s").setLevel(logging.ERROR)
-
-                    corpus = [tokenize(p.embedding_text()) or ["_"] for p in self.stored.passages]
-                    bm25 = bm25s.BM25()
-                    if corpus:
-                        bm25.index(corpus, show_progress=False)
-                    self._vocab = dict.fromkeys(w for p in self.stored.passages for w in words(p.embedding_text()))
-                    self._bm25 = bm25
-        return self._bm25
+                if self._keywords is None:
+                    keywords = None
+                    folder = self.stored.keyword_dir
+                    if folder is not None:
+                        keywords = KeywordIndex.load(folder, len(self.stored.passages))
+                    if keywords is None:
+                        keywords = KeywordIndex.build([p.embedding_text() for p in self.stored.passages])
+                    self._keywords = keywords
+        return self._keywords
 
     def repair_spelling(self, text: str) -> str:
         """Replace words the corpus never uses by a close one it does ("lerning" -> "learning")."""
-        self._keyword_index()
-        vocab = self._vocab or {}
+        keywords = self._keyword_index()
         out = []
         for token in re.findall(r"\w+|\W+", text):
             low = token.lower()
-            if token.isalpha() and len(low) >= 4 and low not in vocab and low not in STOPWORDS:
-                match = difflib.get_close_matches(low, vocab, n=1, cutoff=0.8)
+            if token.isalpha() and len(low) >= 4 and low not in keywords.vocab and low not in STOPWORDS:
+                match = keywords.close_word(low)
                 if match:
-                    out.append(match[0])
+                    out.append(match)
                     continue
             out.append(token)
         return "".join(out)
 
     def _bm25_ranking(self, query: str, n: int) -> list[int]:
         tokens = [t for t in tokenize(query) if t]
-        bm25 = self._keyword_index()
+        keywords = self._keyword_index()
         if not tokens or not self.stored.passages:
             return []
-        vocab = getattr(bm25, "vocab_dict", None)
-        if vocab is not None:
-            tokens = [t for t in tokens if t in vocab]
-            if not tokens:
-                return []
-        docs, scores = bm25.retrieve([tokens], k=min(n, len(self.stored.passages)), show_progress=False)
-        return [int(d) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return keywords.ranking(tokens, n)
 
     def rankings(self, query: str, n: int, mode: str = "hybrid") -> Rankings:
         """The raw dense and keyword rankings (top `n` each) that fusion combines."""

@@ -76,7 +76,10 @@ def test_loading_with_verification_checks_every_listed_file(tiny, fake_embedder)
     sync(tiny, fake_embedder)
     gen = live(tiny)
     manifest = json.loads((gen / store.MANIFEST).read_text())
-    assert set(manifest["files"]) == {store.PASSAGES, store.DENSE}
+    on_disk = {p.relative_to(gen).as_posix() for p in gen.rglob("*") if p.is_file()} - {store.MANIFEST}
+    assert set(manifest["files"]) == on_disk
+    assert {store.PASSAGES, store.DENSE} < on_disk
+    assert any(name.startswith(store.KEYWORD + "/") for name in on_disk)
     for name, digest in manifest["files"].items():
         assert store.file_sha256(gen / name) == digest
 
@@ -89,7 +92,7 @@ def test_current_names_a_complete_generation_after_a_build(tiny, fake_embedder):
     name = (tiny.index_dir / store.CURRENT).read_text().strip()
     gen = tiny.index_dir / name
     assert name.startswith("gen-") and gen.is_dir()
-    assert {p.name for p in gen.iterdir()} == {store.MANIFEST, store.PASSAGES, store.DENSE}
+    assert {p.name for p in gen.iterdir()} == {store.MANIFEST, store.PASSAGES, store.DENSE, store.KEYWORD}
     assert not list(tiny.index_dir.glob(".tmp-*"))
     assert not list(tiny.index_dir.glob(".CURRENT.*"))
 
@@ -268,3 +271,175 @@ def test_a_damaged_embedding_cache_is_replaced_not_fatal(tiny, fake_embedder):
     report = sync(tiny, fake_embedder)
     assert report.embedded == report.passages
     assert store.load(tiny.index_dir, tiny).passages
+
+
+# ------------------------------------------------------------------------------------------- approximate search at scale
+
+
+def clustered(n: int, dim: int = 32, seed: int = 0):
+    """Normalised vectors in 20 clusters: a stand-in for embeddings with topics."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, dim)).astype(np.float32)
+    x = centres[rng.integers(0, 20, n)] + 0.5 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_from_the_threshold_on_the_dense_index_is_ivf_that_removes_and_reconstructs_by_id(tiny):
+    import faiss
+    import numpy as np
+
+    settings = tiny.replace(ann_threshold=1000, ann_nprobe=4)
+    vectors = clustered(2000)
+    ids = np.arange(2000, dtype=np.int64) * 7919 + (1 << 40)
+    assert store.dense_kind(store.make_dense(32, ids[:999], vectors[:999], settings)) == "flat"
+    dense = store.make_dense(32, ids, vectors, settings)
+    assert store.dense_kind(dense) == "ivf" and dense.ntotal == 2000
+    ivf = faiss.extract_index_ivf(dense)
+    assert ivf.nlist == store.nlist_for(2000, settings) and ivf.nprobe == 4
+
+    ivf.nprobe = ivf.nlist  # scanning every cell is exact
+    _, found = dense.search(vectors[:20], 10)
+    _, exact = faiss.knn(vectors[:20], vectors, 10, metric=faiss.METRIC_INNER_PRODUCT)
+    assert all(set(f) == set(ids[e]) for f, e in zip(found, exact))
+
+    assert np.allclose(dense.reconstruct(int(ids[123])), vectors[123])
+    dense.remove_ids(ids[:10])
+    assert dense.ntotal == 1990
+    _, found = dense.search(vectors[:10], 1)
+    assert not set(found[:, 0]) & set(ids[:10])
+    with pytest.raises(RuntimeError):
+        dense.reconstruct(int(ids[0]))
+
+
+def test_the_build_switches_to_ivf_at_the_threshold_edits_it_incrementally_and_switches_back(tiny, fake_embedder):
+    settings = tiny.replace(ann_threshold=2)
+    first = sync(settings, fake_embedder)
+    loaded = store.load(settings.index_dir, settings)
+    assert loaded.kind == "ivf" and loaded.manifest["dense"] == {"type": "ivf", "trained_on": first.passages}
+    encoded = fake_embedder.encoded
+
+    (settings.corpus_dir / "extra.md").write_text("# Extra\n\nA note about feature stores and model registries.\n")
+    second = sync(settings, fake_embedder)
+    loaded = store.load(settings.index_dir, settings)
+    assert second.embedded == 1 and fake_embedder.encoded == encoded + 1
+    assert loaded.kind == "ivf" and loaded.manifest["dense"]["trained_on"] == first.passages  # edited, not retrained
+    hits = loaded.search(fake_embedder.encode_query("feature stores and model registries"), k=1)
+    assert loaded.passages[hits[0][0]].doc == "extra.md"
+
+    (settings.corpus_dir / "baking.txt").unlink()
+    third = sync(settings, fake_embedder)
+    loaded = store.load(settings.index_dir, settings)
+    assert third.removed == ["baking.txt"] and loaded.dense.ntotal == len(loaded) == third.passages
+    assert {loaded.passages[pos].doc for pos, _ in loaded.search(fake_embedder.encode_query("sourdough bread"), k=10)} <= {
+        "skills.md",
+        "extra.md",
+    }
+
+    flat = settings.replace(ann_threshold=1000)
+    before = fake_embedder.encoded
+    sync(flat, fake_embedder, rebuild=False)
+    # Same passages: nothing to do, so the IVF index stays until the corpus changes...
+    (settings.corpus_dir / "more.md").write_text("# More\n\nGradient boosting and decision trees for tabular data.\n")
+    sync(flat, fake_embedder)
+    loaded = store.load(flat.index_dir, flat)
+    assert loaded.kind == "flat" and loaded.manifest["dense"] == {"type": "flat"}
+    assert fake_embedder.encoded == before + 1  # ...then it becomes flat again from the stored vectors
+    assert loaded.dense.ntotal == len(loaded)
+
+
+def test_an_ivf_index_trained_on_far_fewer_passages_is_retrained():
+    from assistant.build import _extendable
+    from assistant.config import Settings
+
+    class Old:
+        def __init__(self, kind, trained_on):
+            self.dense = type("D", (), {"d": 8})()
+            self.kind = kind
+            self.manifest = {"dense": {"type": kind, "trained_on": trained_on}}
+
+    s = Settings(ann_threshold=100)
+    assert _extendable(Old("ivf", 150), 8, 250, s)
+    assert not _extendable(Old("ivf", 100), 8, 250, s)  # more than twice what the cells were trained on
+    assert not _extendable(Old("ivf", 500), 8, 200, s)  # less than half
+    assert not _extendable(Old("flat", 0), 8, 250, s) and not _extendable(Old("ivf", 150), 8, 99, s)
+    assert _extendable(Old("flat", 0), 8, 99, s) and not _extendable(Old("flat", 0), 16, 99, s)
+
+
+def test_search_settings_are_validated(tiny):
+    from assistant.errors import InputError
+
+    for bad in ({"ann_nprobe": 0}, {"ann_threshold": 0}, {"ann_nlist": -1}, {"query_threads": -1}):
+        with pytest.raises(InputError):
+            tiny.replace(**bad)
+
+
+# ------------------------------------------------------------------------------------------- the keyword index
+
+
+def test_the_keyword_index_is_built_at_index_time_and_loaded_not_rebuilt(tiny, fake_embedder, monkeypatch):
+    from assistant.retrieve import KeywordIndex, Retriever
+
+    sync(tiny, fake_embedder)
+    loaded = store.load(tiny.index_dir, tiny)
+    assert loaded.keyword_dir == live(tiny) / store.KEYWORD
+
+    def no_rebuild(texts):
+        raise AssertionError("the saved keyword index should have been used")
+
+    monkeypatch.setattr(KeywordIndex, "build", staticmethod(no_rebuild))
+    retriever = Retriever(loaded, fake_embedder, tiny)
+    top = retriever.search("sourdough starter crust", k=1).sources[0]
+    assert top.doc == "baking.txt"
+    assert retriever.repair_spelling("sourdogh bread") == "sourdough bread"
+
+
+def test_an_index_saved_without_a_keyword_folder_still_searches(tiny, fake_embedder):
+    import shutil
+
+    from assistant.retrieve import Retriever
+
+    sync(tiny, fake_embedder)
+    gen = live(tiny)
+    shutil.rmtree(gen / store.KEYWORD)  # as written before keyword indexes were saved
+    manifest = json.loads((gen / store.MANIFEST).read_text())
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(store.KEYWORD + "/")}
+    (gen / store.MANIFEST).write_text(json.dumps(manifest))
+    loaded = store.load(tiny.index_dir, tiny)
+    assert loaded.keyword_dir is None
+    assert Retriever(loaded, fake_embedder, tiny).search("sourdough starter crust", k=1).sources[0].doc == "baking.txt"
+
+
+def test_a_saved_keyword_index_for_other_tokens_or_passages_is_not_used(tmp_path):
+    from assistant import retrieve
+    from assistant.retrieve import KeywordIndex
+
+    index = KeywordIndex.build(["gradient descent on a loss", "sourdough bread and a starter"])
+    index.save(tmp_path / "kw")
+    again = KeywordIndex.load(tmp_path / "kw", 2)
+    assert again is not None and again.ranking(retrieve.tokenize("sourdough"), 5) == [1]
+    assert KeywordIndex.load(tmp_path / "kw", 3) is None
+    meta = json.loads((tmp_path / "kw" / KeywordIndex.META).read_text())
+    (tmp_path / "kw" / KeywordIndex.META).write_text(json.dumps(dict(meta, tokenizer=retrieve.TOKENIZER_VERSION + 1)))
+    assert KeywordIndex.load(tmp_path / "kw", 2) is None
+    assert KeywordIndex.load(tmp_path / "missing", 2) is None
+
+
+def test_spelling_repair_by_length_buckets_matches_difflib_over_the_whole_vocabulary():
+    import difflib
+    import random
+
+    from assistant.retrieve import KeywordIndex
+
+    texts = [p.read_text() for p in (Path(__file__).resolve().parents[1] / "corpus").rglob("*.md")]
+    index = KeywordIndex.build(texts)
+    vocab = sorted(index.vocab)
+    rng = random.Random(5)
+    probes = []
+    for word in rng.sample(vocab, 300):
+        i = rng.randrange(len(word))
+        probes += [word[:i] + word[i + 1 :], word[:i] + "e" + word[i:], word[::-1], word + "ing"]
+    for probe in probes:
+        full = difflib.get_close_matches(probe, vocab, n=1, cutoff=0.8)
+        assert index.close_word(probe) == (full[0] if full else None), probe
