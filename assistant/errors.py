@@ -42,6 +42,10 @@ class IndexMismatchError(AssistantError):
     """The index was built with another model, dimension or format than the configured one."""
 
 
+class IndexWriteError(AssistantError):
+    """A new index could not be written (a full disk, say); the previous one is still live."""
+
+
 class ModelError(AssistantError):
     """The embedding model cannot be found or loaded."""
 

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from .config import Settings
 from .corpus import Passage
-from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 
 log = logging.getLogger(__name__)
 
@@ -375,12 +375,25 @@ def write(root: Path, manifest: dict, passages: list[Passage], dense, keyword=No
         final = root / f"gen-{stamp}-{uuid.uuid4().hex[:6]}"
         os.rename(tmp, final)
         _fsync_dir(root)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError | RuntimeError):  # a full disk surfaces as either (FAISS raises RuntimeError)
+            raise IndexWriteError(f"cannot write the index in {root}/ ({_reason(exc)}); the previous index is unchanged") from None
         raise
-    write_atomic(root / CURRENT, (final.name + "\n").encode())
+    try:
+        write_atomic(root / CURRENT, (final.name + "\n").encode())
+    except OSError as exc:
+        shutil.rmtree(final, ignore_errors=True)
+        raise IndexWriteError(f"cannot switch to the new index in {root}/ ({_reason(exc)}); the previous index is unchanged") from None
     _collect_garbage(root, keep={final.name})
     return final
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -440,11 +453,14 @@ class EmbeddingCache:
     def put_many(self, items: dict[str, object]) -> None:
         import numpy as np
 
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                [(self.model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
-            )
+        try:
+            with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                    [(self.model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+                )
+        except sqlite3.Error as exc:  # a full disk: the cache is only a cache, the build goes on without it
+            log.warning("embedding cache not updated (%s)", exc)
 
     def close(self) -> None:
         self.db.close()

@@ -443,3 +443,51 @@ def test_spelling_repair_by_length_buckets_matches_difflib_over_the_whole_vocabu
     for probe in probes:
         full = difflib.get_close_matches(probe, vocab, n=1, cutoff=0.8)
         assert index.close_word(probe) == (full[0] if full else None), probe
+
+
+# ------------------------------------------------------------------------------------------- full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 KB tmpfs where the machine lets us mount one (root on Linux), else None."""
+    import subprocess
+
+    target = tmp_path / "small-disk"
+    target.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(target)], capture_output=True).returncode == 0
+    yield target if mounted else None
+    if mounted:
+        subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+def test_a_full_disk_during_a_build_fails_cleanly_with_the_old_index_intact(tmp_path, small_disk, fake_embedder, monkeypatch):
+    import errno
+
+    from conftest import TINY_DOCS, make_settings
+
+    from assistant.build import sync
+    from assistant.errors import IndexWriteError
+
+    settings = make_settings(tmp_path)
+    if small_disk is not None:
+        settings = settings.replace(index_dir=small_disk / "index")
+    settings.corpus_dir.mkdir()
+    for name, text in TINY_DOCS.items():
+        (settings.corpus_dir / name).write_text(text)
+    sync(settings, fake_embedder)
+    before = store.load(settings.index_dir, settings)
+    big = " ".join(f"Sentence {i} about feature {i % 97} and pipeline {i % 13}." for i in range(60_000))
+    (settings.corpus_dir / "big.txt").write_text(big)
+    if small_disk is None:  # no tmpfs here: inject the error the disk would give
+        import faiss
+
+        def full(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(faiss, "write_index", full)
+    with pytest.raises(IndexWriteError, match="previous index is unchanged"):
+        sync(settings, fake_embedder)
+    after = store.load(settings.index_dir, settings)  # checksums verified
+    assert after.generation == before.generation and [p.id for p in after.passages] == [p.id for p in before.passages]
+    assert not list(settings.index_dir.glob(".tmp-*"))
