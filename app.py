@@ -198,10 +198,16 @@ def sidebar(bot: Assistant):
             add_uploads(bot, files)
         documents_panel(bot, stats)
 
+        if bot.settings.answer_mode == "llm":
+            from assistant.llm import describe
+
+            mode_line = escape_markdown(describe(bot.settings))
+        else:
+            mode_line = "Answers are sentences quoted from the corpus, each with its source; nothing is generated and nothing leaves this machine."
+        st.caption(f"Answer mode: **{bot.settings.answer_mode}**")
         with st.expander("About", icon=":material/info:"):
             st.markdown(
-                f"Answers are sentences quoted from the corpus, each with its source; nothing is generated "
-                f"and nothing leaves this machine.  \n"
+                f"{mode_line}  \n"
                 f"Embedding model: `{stats['model']}` ({stats['dim']} dimensions), offline.  \n"
                 f"Answer mode: `{bot.settings.answer_mode}`.  \n"
                 f"Thumbs up/down are kept in a local log for the maintainer."
@@ -297,7 +303,12 @@ def respond(bot: Assistant, question: str, standalone: bool = False) -> None:
     with slot.container():
         with st.spinner("Searching the corpus…"):
             try:
-                item["answer"] = bot.ask(question, history=history, k=ss.k)
+                if bot.settings.answer_mode == "llm":  # tokens appear as they arrive, then the checked answer
+                    stream = bot.stream(question, history=history, k=ss.k)
+                    st.write_stream(escape_markdown(token) for token in stream)
+                    item["answer"] = stream.answer
+                else:
+                    item["answer"] = bot.ask(question, history=history, k=ss.k)
             except AssistantError as exc:
                 item["answer"], item["error"] = None, str(exc) or type(exc).__name__
             except Exception:  # a bug: keep the traceback in the log, show a friendly line

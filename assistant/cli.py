@@ -79,8 +79,7 @@ class _Bars:
         bar = self.bars.get(stage)
         if bar is None:
             bar = self.bars[stage] = tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)  # update(), not n=: tqdm's rate estimate stays right
         if done >= total:
             bar.close()
 

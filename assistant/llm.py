@@ -207,7 +207,7 @@ def _client(settings: Settings):
     try:
         import openai
     except ImportError:
-        raise ModelUnavailable("the openai package is not installed (pip install -r requirements-llm.txt)") from None
+        raise ModelUnavailable("the openai package is not installed; pip install -r requirements-llm.txt") from None
     if not settings.llm_base_url or not settings.llm_model:
         raise ModelUnavailable("ASSISTANT_LLM_BASE_URL and ASSISTANT_LLM_MODEL must both be set")
     # A local server needs no key, but the client insists on one: a placeholder is sent instead.
@@ -217,12 +217,12 @@ def _client(settings: Settings):
 
 def _reason(exc: BaseException, settings: Settings) -> str:
     """A short reason for the note; never the key, never a long server message."""
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - _client already reported it
-        return type(exc).__name__
     if isinstance(exc, ModelUnavailable):
         return str(exc)
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - _client reports it as ModelUnavailable
+        return type(exc).__name__
     if isinstance(exc, openai.APITimeoutError):
         return f"no reply within {settings.llm_timeout:g} s"
     if isinstance(exc, openai.APIConnectionError):

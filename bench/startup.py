@@ -128,8 +128,9 @@ def run(args, embedder=None) -> dict:
             asks.append(seconds)
             out["ask_answered"] = bool(json.loads(stdout).get("sources"))
         out["ask_launch_to_answer_s"] = round(p50(asks), 3)
-        stages = json.loads(_wall([py, "-c", _STAGES, QUESTION], env, cwd)[1].strip().splitlines()[-1])
-        out["ask_stages_s"] = {k: round(v, 3) for k, v in stages.items()}
+        if args.stages:
+            stages = json.loads(_wall([py, "-c", _STAGES, QUESTION], env, cwd)[1].strip().splitlines()[-1])
+            out["ask_stages_s"] = {k: round(v, 3) for k, v in stages.items()}
         if args.app:
             try:
                 app = json.loads(_wall([py, "-c", _APP, str(ROOT / "app.py"), QUESTION], env, cwd)[1].strip().splitlines()[-1])
@@ -144,6 +145,7 @@ def main(argv=None, embedder=None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="runs of --help and of the bare interpreter")
     ap.add_argument("--ask-runs", type=int, default=3)
     ap.add_argument("--no-app", dest="app", action="store_false", help="skip the Streamlit app measurement")
+    ap.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process stage breakdown of ask")
     ap.add_argument("--docs", type=int, default=None, help="only the first N corpus files (smoke runs)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -155,9 +157,10 @@ def main(argv=None, embedder=None) -> int:
     heavy = [k for k, v in result["help_imports"].items() if v and k != "numpy"]
     print(f"--help: {result['help_s']}s (bare python {result['python_bare_s']}s; target <= {result['help_target_s']}s); "
           f"heavy imports: {', '.join(heavy) or 'none'}")
-    st = result["ask_stages_s"]
-    print(f"ask: launch to answer {result['ask_launch_to_answer_s']}s; in-process: imports {st['imports_s']}s, index load "
-          f"{st['index_load_s']}s, model load {st['model_load_s']}s, first ask {st['first_ask_s']}s, warm ask {st['warm_ask_s']}s")
+    print(f"ask: launch to answer {result['ask_launch_to_answer_s']}s", end="")
+    st = result.get("ask_stages_s")
+    print(f"; in-process: imports {st['imports_s']}s, index load {st['index_load_s']}s, model load {st['model_load_s']}s, "
+          f"first ask {st['first_ask_s']}s, warm ask {st['warm_ask_s']}s" if st else "")
     if "app" in result:
         app = result["app"]
         if "error" in app:

@@ -33,9 +33,8 @@ def run_json(capsys, name: str, argv: list[str], **kwargs) -> dict:
 
 
 def test_every_benchmark_says_what_it_is_and_how_to_run_it():
-    for path in BENCH.glob("*.py"):
-        text = path.read_text()
-        assert text.startswith('"""'), path.name
+    for name in ("perf_common", "query_latency", "build_speed", "startup", "scale", "embed_speed"):
+        assert (BENCH / f"{name}.py").read_text().startswith('"""'), name
     for name in ("query_latency", "build_speed", "startup", "scale", "embed_speed"):
         doc = bench(name).__doc__
         assert f"bench/{name}.py" in doc and ".venv/bin/python" in doc
@@ -58,12 +57,16 @@ def test_build_benchmark_compares_a_full_build_with_bare_encoding(capsys, embedd
 
 
 def test_startup_benchmark_checks_help_imports_no_torch_and_times_ask_and_app(capsys, embedder):
-    out = run_json(capsys, "startup", ["--runs", "1", "--ask-runs", "1", "--docs", "3"], embedder=embedder)
+    # Two fresh processes load the model (the ask command, the app); the in-process stage breakdown would be
+    # a third, so the smoke run leaves it out (`--no-stages`); the app run breaks the model load out too.
+    out = run_json(capsys, "startup", ["--runs", "1", "--ask-runs", "1", "--docs", "3", "--no-stages"], embedder=embedder)
     assert out["help_imports"]["torch"] is False
     assert out["help_imports"]["sentence_transformers"] is False and out["help_imports"]["faiss"] is False
     assert out["help_s"] > 0 and out["ask_launch_to_answer_s"] > 0 and out["ask_answered"]
-    assert set(out["ask_stages_s"]) == {"imports_s", "index_load_s", "model_load_s", "first_ask_s", "warm_ask_s"}
+    assert "ask_stages_s" not in out
     assert "first_answer_s" in out["app"] or "error" in out["app"]  # app.py is measured when it runs
+    if "first_answer_s" in out["app"]:
+        assert out["app"]["model_load_s"] > 0 and out["app"]["first_answer_s"] >= out["app"]["page_ready_s"]
 
 
 def test_scale_benchmark_covers_exact_and_approximate_indexes(capsys):

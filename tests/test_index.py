@@ -131,7 +131,9 @@ def test_a_build_that_fails_midway_leaves_the_previous_generation_live(tiny, fak
         raise OSError("disk full")
 
     monkeypatch.setattr(faiss, "write_index", boom)
-    with pytest.raises(OSError, match="disk full"):
+    from assistant.errors import IndexWriteError
+
+    with pytest.raises(IndexWriteError, match="disk full.*previous index is unchanged"):
         sync(tiny, fake_embedder)
     monkeypatch.undo()
 

@@ -497,6 +497,37 @@ def test_cli_eval_mode_llm_reports_support_and_citation_validity(real_settings, 
     assert table.returncode == 2 and "ASSISTANT_LLM_BASE_URL" in table.stderr
 
 
+# ------------------------------------------------------------------------------------------------ install
+
+NO_OPENAI = """
+import builtins, sys
+real = builtins.__import__
+def without_openai(name, *args, **kwargs):
+    if name.split(".")[0] == "openai":
+        raise ImportError("No module named 'openai'")
+    return real(name, *args, **kwargs)
+builtins.__import__ = without_openai
+from assistant import Assistant
+from assistant.config import Settings
+settings = Settings.from_env()
+bot = Assistant.load(settings=settings)
+extractive = bot.ask("What is MLOps?")
+assert "openai" not in sys.modules and not extractive.note
+llm = Assistant.load(settings=settings.replace(answer_mode="llm", llm_base_url="http://127.0.0.1:9/v1", llm_model="m"))
+answer = llm.ask("What is MLOps?")
+assert answer.text == extractive.text, answer.text
+print(answer.note)
+"""
+
+
+def test_the_default_install_needs_no_openai_package(real_settings):
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(real_settings.corpus_dir), "ASSISTANT_INDEX_DIR": str(real_settings.index_dir),
+           "ASSISTANT_STATE_DIR": str(real_settings.state_dir)}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", NO_OPENAI], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "openai package is not installed; pip install -r requirements-llm.txt" in result.stdout
+
+
 # ------------------------------------------------------------------------------------------------ CI
 
 
@@ -507,3 +538,34 @@ def test_a_missing_llm_stack_fails_on_ci_and_skips_elsewhere(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="requirements-llm.txt"):
         require_llm_stack(("no_such_module_xyz",))
+
+
+@pytest.mark.llm
+def test_the_chat_page_streams_an_llm_answer_shows_the_mode_and_keeps_its_sources(real_settings, llm_server, tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    env = {
+        "ASSISTANT_CORPUS_DIR": str(real_settings.corpus_dir),
+        "ASSISTANT_INDEX_DIR": str(real_settings.index_dir),
+        "ASSISTANT_STATE_DIR": str(tmp_path / "state"),
+        "ASSISTANT_ANSWER_MODE": "llm",
+        "ASSISTANT_LLM_BASE_URL": llm_server.url,
+        "ASSISTANT_LLM_MODEL": MODEL_ALIAS,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300).run()
+        assert "Answer mode: **llm**" in " ".join(c.value for c in at.sidebar.caption)
+        at.chat_input[0].set_value(QUESTION).run()
+        assert not at.exception, at.exception
+        reply = [m for m in at.chat_message if m.name == "assistant"][0]
+        shown = " ".join(m.value for m in reply.markdown)
+        assert re.search(r"\[1\]", shown)  # a checked answer, or the quoted one: cited either way
+        assert any(e.label.startswith("[1]") for e in at.expander)
+        captions = " ".join(c.value for c in reply.caption)
+        assert MODEL_ALIAS in captions or "was not shown" in captions or "unavailable" in captions
+    finally:
+        st.cache_resource.clear()
