@@ -46,6 +46,7 @@ from pathlib import Path
 
 from .config import Settings
 from .corpus import Passage
+from .embed import available_cpus
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, IndexWriteError
 
 log = logging.getLogger(__name__)
@@ -74,13 +75,6 @@ def faiss_threads(n: int) -> None:
 
         faiss.omp_set_num_threads(n)
         _thread.faiss_threads = n
-
-
-def _cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def faiss_id(passage_id: str) -> int:
@@ -320,7 +314,7 @@ def make_dense(dim: int, ids, matrix, settings: Settings):
 
     matrix = np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1, dim)
     ids = np.asarray(ids, dtype=np.int64)
-    faiss_threads(_cpus())
+    faiss_threads(available_cpus())
     dense = new_ivf(dim, matrix, len(ids), settings) if wants_ann(len(ids), settings) else new_dense(dim)
     if len(ids):
         for start in range(0, len(ids), 262144):  # blocks bound the temporary memory of the assignment
