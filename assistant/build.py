@@ -5,7 +5,7 @@
     passages ──cache/old index──> vectors; the rest are encoded (with progress), longest first
     old FAISS index ──remove_ids(gone)──add_with_ids(new)──> new generation, swapped in atomically
     (or a fresh flat/IVF index from all vectors when the size calls for the other kind; see index.py)
-    passages ──tokenize──> BM25 keyword index, saved in the generation
+    passages ──tokenize new text──> BM25 keyword index (other text keeps its saved word counts), saved in the generation
 
 The whole build holds `index/.lock`, so two builds never interleave: a second one waits (up to
 `wait` seconds) and then says another build is running. Because only complete generations are ever made
@@ -167,7 +167,11 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         trained_on = len(passages)
     del vectors
     kind = store.dense_kind(dense)
-    keyword = KeywordIndex.build([p.embedding_text() for p in passages])
+    keyword = KeywordIndex.build(  # tokenizes only text the previous generation did not have
+        [p.embedding_text() for p in passages],
+        previous=old.keyword_dir if old else None,
+        previous_texts=[p.embedding_text() for p in old.passages] if old else (),
+    )
     manifest = {
         "format": store.FORMAT_VERSION,
         "model": settings.model_name,
@@ -178,7 +182,7 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         "dense": {"type": kind, "trained_on": trained_on} if kind == "ivf" else {"type": kind},
         "documents": docs,
     }
-    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword).name
+    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword, previous=old).name
     report.seconds = time.perf_counter() - started
     log.info(report.summary())
     return report

@@ -483,9 +483,11 @@ def _leaf(heading: str) -> str:
     return heading.split(HEADING_SEP)[-1] if heading else ""
 
 
-def passage_id(doc: str, heading: str, text: str) -> str:
-    """16 hex digits of SHA-256 over path, heading and text: the same content always gets the same id."""
-    return hashlib.sha256(f"{doc}\x1f{heading}\x1f{text}".encode()).hexdigest()[:16]
+def passage_id(doc: str, title: str, heading: str, text: str) -> str:
+    """16 hex digits of SHA-256 over path, title, heading and text: the same content always gets the same
+    id, and a change to anything the model sees (the title is part of `embedding_text`) gets a new one,
+    so an incremental build cannot keep a vector made for the old title."""
+    return hashlib.sha256(f"{doc}\x1f{title}\x1f{heading}\x1f{text}".encode()).hexdigest()[:16]
 
 
 def chunk(document: Document, min_words: int = 60, max_words: int = 250, overlap_words: int = 30) -> list[Passage]:
@@ -495,7 +497,7 @@ def chunk(document: Document, min_words: int = 60, max_words: int = 250, overlap
     seen: set[str] = set()
     for heading, blocks in sections:
         for text in _pack(blocks, max_words, overlap_words):
-            pid = passage_id(document.path, heading, text)
+            pid = passage_id(document.path, document.title, heading, text)
             if pid in seen:  # the same text twice under the same heading: once is enough
                 continue
             seen.add(pid)

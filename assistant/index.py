@@ -8,8 +8,9 @@ Layout under `index/`:
         passages.jsonl      one passage per line, in corpus order
         dense.faiss         IndexIDMap2 over IndexFlatIP (normalised vectors: inner product = cosine); from
                             `Settings.ann_threshold` passages on, an IndexIVFFlat (approximate; see below)
-        keyword/            the BM25 index (bm25s arrays and vocabulary) and the corpus's words, built at
-                            index time so a large index loads without tokenizing every passage again
+        keyword/            the BM25 index (bm25s arrays and vocabulary), the corpus's words and each
+                            passage's word counts, built at index time so a large index loads without
+                            tokenizing every passage again, and the next build tokenizes only new text
     embeddings.sqlite       cache of vectors by embedded-text hash, so unchanged text is never re-encoded
     .lock                   held while a build runs
 
@@ -40,8 +41,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
@@ -240,7 +241,9 @@ def load(root: Path, settings: Settings, verify: bool = True) -> StoredIndex:
                     f"index file {target} is missing or damaged (checksum mismatch); run `python -m assistant index` to repair it"
                 )
     try:
-        passages = [Passage(**json.loads(line)) for line in (gen / PASSAGES).read_text().splitlines() if line]
+        # "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON leaves unescaped in the text
+        lines = [line for line in (gen / PASSAGES).read_text(encoding="utf-8").split("\n") if line]
+        passages = [Passage(**fields) for fields in json.loads("[" + ",".join(lines) + "]")]  # one parse, not one per line
         import faiss
 
         dense = faiss.read_index(str(gen / DENSE))
@@ -335,10 +338,13 @@ def configure(dense, settings: Settings) -> None:
         ivf.nprobe = max(1, min(settings.ann_nprobe, ivf.nlist))
 
 
-def write(root: Path, manifest: dict, passages: list[Passage], dense, keyword=None) -> Path:
+def write(
+    root: Path, manifest: dict, passages: list[Passage], dense, keyword=None, previous: StoredIndex | None = None
+) -> Path:
     """Write a complete generation and make it live atomically. Returns its folder.
 
-    `keyword`, when given, is an object with `save(folder)` (the retriever's `KeywordIndex`).
+    `keyword`, when given, is an object with `save(folder)` (the retriever's `KeywordIndex`). `previous`, the
+    generation this one extends, lends the stored lines of the passages it already holds (see `_passage_lines`).
     """
     import faiss
 
@@ -346,10 +352,8 @@ def write(root: Path, manifest: dict, passages: list[Passage], dense, keyword=No
     tmp = root / f".tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
     try:
-        with (tmp / PASSAGES).open("wb") as fh:  # in blocks: a million passages need no giant string
-            for start in range(0, len(passages), 10000):
-                block = passages[start : start + 10000]
-                fh.write("".join(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in block).encode())
+        with (tmp / PASSAGES).open("wb") as fh:
+            fh.writelines(_passage_lines(passages, previous))
             fh.flush()
             os.fsync(fh.fileno())
         faiss.write_index(dense, str(tmp / DENSE))
@@ -363,7 +367,8 @@ def write(root: Path, manifest: dict, passages: list[Passage], dense, keyword=No
             _fsync_dir(tmp / KEYWORD)
         names = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         manifest = dict(manifest, files={name: file_sha256(tmp / name) for name in names})
-        _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode())
+        # Not indented: json's C encoder does not indent, and its Python one took longer than all the rest
+        _write_synced(tmp / MANIFEST, json.dumps(manifest, ensure_ascii=False).encode())
         _fsync_dir(tmp)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         final = root / f"gen-{stamp}-{uuid.uuid4().hex[:6]}"
@@ -381,6 +386,27 @@ def write(root: Path, manifest: dict, passages: list[Passage], dense, keyword=No
         raise IndexWriteError(f"cannot switch to the new index in {root}/ ({_reason(exc)}); the previous index is unchanged") from None
     _collect_garbage(root, keep={final.name})
     return final
+
+
+def _passage_lines(passages: list[Passage], previous: StoredIndex | None) -> Iterator[bytes]:
+    """passages.jsonl, line by line. A passage `previous` holds unchanged keeps its stored line (that file was
+    checksum-verified when `previous` was loaded), so only new passages are JSON-encoded: encoding every
+    passage's text was the largest cost of writing a generation after adding one document.
+    """
+    stored: list[bytes] = []
+    if previous is not None:
+        try:
+            stored = (previous.path / PASSAGES).read_bytes().split(b"\n")[:-1]
+        except OSError:
+            stored = []
+        if len(stored) != len(previous.passages):  # not the file `previous` was loaded from: encode everything
+            stored = []
+    for p in passages:
+        pos = previous.position.get(faiss_id(p.id)) if stored else None
+        if pos is not None and previous.passages[pos] == p:
+            yield stored[pos] + b"\n"
+        else:
+            yield (json.dumps(vars(p), ensure_ascii=False) + "\n").encode()
 
 
 def _reason(exc: BaseException) -> str:

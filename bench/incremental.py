@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def run_size(embedder: Embedder, n_docs: int, tmp: Path) -> dict:
 
     return {
         "documents": n_docs,
+        "load_1min": round(os.getloadavg()[0], 2),  # the machine is shared: other jobs slow every figure
         "passages": full.passages,
         "full_build_s": round(full_s, 3),
         "full_passages_per_s": round(full.passages / full_s, 1),
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"({r['full_passages_per_s']} passages/s); add one {r['add_s']:.3f}s = {r['add_ratio']}x bare encode "
                     f"({r['add_bare_encode_s']:.3f}s, {r['add_embedded']} embedded); change one {r['change_s']:.3f}s = "
                     f"{r['change_ratio']}x bare encode ({r['change_bare_encode_s']:.3f}s, {r['change_embedded']} embedded); "
-                    f"within 2x+0.5s: add {r['add_within_target']}, change {r['change_within_target']}"
+                    f"within 2x+0.5s: add {r['add_within_target']}, change {r['change_within_target']} "
+                    f"(load {r['load_1min']})"
                 )
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -37,7 +37,7 @@ class FakeEmbedder:
         self.calls = 0
         self.encoded = 0
 
-    def encode(self, texts, batch_size=32, progress=None):
+    def encode(self, texts, batch_size=32, progress=None, query=False):
         import numpy as np
 
         self.calls += 1

@@ -12,6 +12,7 @@ from assistant import index as store
 from assistant.build import sync
 from assistant.corpus import chunk, load_document
 from assistant.errors import BusyError
+from assistant.retrieve import KeywordIndex
 
 NEW_DOC = """# Model monitoring
 
@@ -96,6 +97,24 @@ def test_editing_a_document_replaces_its_old_passages_with_new_ones(tiny, fake_e
     assert all("Sourdough" not in p.text for p in loaded.passages)
 
 
+def test_changing_only_a_documents_title_re_embeds_its_passages(tiny, fake_embedder):
+    # The title is part of what the model sees, so a vector made under the old title must not be kept.
+    sync(tiny, fake_embedder)
+    old_ids = set(ids_of(tiny, "skills.md"))
+    path = tiny.corpus_dir / "skills.md"
+    path.write_text(path.read_text().replace("title: Skills for ML engineers", "title: What ML engineers know"))
+
+    counter = FakeEmbedder()
+    report = sync(tiny, counter)
+    assert report.changed == ["skills.md"]
+    assert counter.encoded == len(old_ids) > 0
+    loaded = store.load(tiny.index_dir, tiny)
+    stored = loaded.vectors([p.id for p in loaded.passages if p.doc == "skills.md"])
+    for p in (p for p in loaded.passages if p.doc == "skills.md"):
+        assert p.title == "What ML engineers know"
+        assert np.allclose(stored[p.id], FakeEmbedder().encode([p.embedding_text()])[0])
+
+
 def test_deleting_a_document_removes_its_passages(tiny, fake_embedder):
     sync(tiny, fake_embedder)
     gone = set(ids_of(tiny, "baking.txt"))
@@ -109,6 +128,36 @@ def test_deleting_a_document_removes_its_passages(tiny, fake_embedder):
     assert not gone & {p.id for p in loaded.passages}
     assert loaded.dense.ntotal == len(loaded.passages)
     assert all(loaded.passages[pos].doc == "skills.md" for pos, _ in loaded.search(np.ones(fake_embedder.dim), k=10))
+
+
+def test_adding_a_document_tokenizes_and_json_encodes_only_its_passages(tiny, fake_embedder, monkeypatch):
+    """The unchanged passages keep their saved word counts and their stored passages.jsonl lines."""
+    import json
+
+    from assistant import retrieve
+
+    sync(tiny, fake_embedder)
+    (tiny.corpus_dir / "monitoring.md").write_text(NEW_DOC)
+    new = passages_on_disk(tiny, "monitoring.md")
+    tokenized: list[str] = []
+    encoded: list[str] = []
+    words = retrieve.words
+
+    class CountingJson:  # index.py's json module, counting the passages it encodes
+        def __getattr__(self, name):
+            return getattr(json, name)
+
+        def dumps(self, obj, *args, **kwargs):
+            if isinstance(obj, dict) and "text" in obj:
+                encoded.append(obj["id"])
+            return json.dumps(obj, *args, **kwargs)
+
+    monkeypatch.setattr(retrieve, "words", lambda text: tokenized.append(text) or words(text))
+    monkeypatch.setattr(store, "json", CountingJson())
+    report = sync(tiny, FakeEmbedder())
+    assert report.added == ["monitoring.md"] and report.reused > 0
+    assert sorted(tokenized) == sorted(p.embedding_text() for p in new)
+    assert sorted(encoded) == sorted(p.id for p in new)
 
 
 def test_incremental_build_equals_a_build_from_scratch(tmp_path, tiny, embedder):
@@ -148,6 +197,12 @@ def test_incremental_build_equals_a_build_from_scratch(tmp_path, tiny, embedder)
     top_a = [incremental.passages[i].id for i, _ in incremental.search(query, 3)]
     top_b = [scratch.passages[i].id for i, _ in scratch.search(query, 3)]
     assert top_a == top_b
+    # The keyword index (built from saved word counts) and passages.jsonl (reused lines) are the same too.
+    assert (incremental.path / store.PASSAGES).read_bytes() == (scratch.path / store.PASSAGES).read_bytes()
+    kw_a, kw_b = (KeywordIndex.load(s.keyword_dir, len(s.passages)) for s in (incremental, scratch))
+    assert kw_a.vocab == kw_b.vocab and kw_a.bm25.vocab_dict == kw_b.bm25.vocab_dict
+    for key in ("data", "indices", "indptr"):
+        assert np.array_equal(kw_a.bm25.scores[key], kw_b.bm25.scores[key])
 
 
 def test_rebuild_takes_every_vector_from_the_embedding_cache(tiny, fake_embedder):

@@ -84,6 +84,15 @@ def test_loading_with_verification_checks_every_listed_file(tiny, fake_embedder)
         assert store.file_sha256(gen / name) == digest
 
 
+def test_a_passage_with_unicode_line_separators_round_trips(tiny, fake_embedder):
+    """JSON leaves U+2028 and U+0085 unescaped; reading passages.jsonl must not split lines at them."""
+    text = "# Notes\n\nOne line\u2028and the next, then a next-line\u0085character, about python and sql.\n"
+    (tiny.corpus_dir / "notes.md").write_text(text, encoding="utf-8")
+    sync(tiny, fake_embedder)
+    loaded = store.load(tiny.index_dir, tiny)
+    assert any("\u2028" in p.text and "\u0085" in p.text for p in loaded.passages)
+
+
 # ------------------------------------------------------------------------------------------- atomic swap
 
 
@@ -426,6 +435,49 @@ def test_a_saved_keyword_index_for_other_tokens_or_passages_is_not_used(tmp_path
     (tmp_path / "kw" / KeywordIndex.META).write_text(json.dumps(dict(meta, tokenizer=retrieve.TOKENIZER_VERSION + 1)))
     assert KeywordIndex.load(tmp_path / "kw", 2) is None
     assert KeywordIndex.load(tmp_path / "missing", 2) is None
+
+
+def test_the_keyword_index_scores_as_bm25s_own_indexing_does():
+    import bm25s
+    import numpy as np
+
+    from assistant import retrieve
+    from assistant.retrieve import KeywordIndex
+
+    texts = [p.read_text() for p in sorted((Path(__file__).resolve().parents[1] / "corpus").rglob("*.md"))]
+    texts += ["", "the and of", "models model modelling"]  # no words at all; stopwords only; one stem thrice
+    ours = KeywordIndex.build(texts)
+    reference = bm25s.BM25()
+    reference.index([retrieve.tokenize(t) or ["_"] for t in texts], show_progress=False)
+    for query in ["python sql interview", "model drift monitoring", "portfolio projects", "learning models", "c++"]:
+        tokens = [t for t in retrieve.tokenize(query) if t in ours.bm25.vocab_dict]
+        assert tokens, query
+        assert np.allclose(ours.bm25.get_scores(tokens), reference.get_scores(tokens), rtol=1e-5, atol=1e-7), query
+
+
+def test_a_keyword_index_built_on_saved_word_counts_equals_one_built_from_scratch(tmp_path, monkeypatch):
+    import numpy as np
+
+    from assistant import retrieve
+    from assistant.retrieve import KeywordIndex
+
+    before = ["gradient descent on a loss", "sourdough bread and a starter", "python and sql for data work"]
+    KeywordIndex.build(before).save(tmp_path / "kw")
+    after = [before[2], "rust for fast inference", before[0]]  # one gone, one new, the rest reordered
+    seen: list[str] = []
+    words = retrieve.words
+    monkeypatch.setattr(retrieve, "words", lambda text: seen.append(text) or words(text))
+    reused = KeywordIndex.build(after, previous=tmp_path / "kw", previous_texts=before)
+    assert seen == ["rust for fast inference"]
+    (tmp_path / "kw" / retrieve._COUNTS).unlink()  # as saved before word counts were: tokenize everything
+    fallback = KeywordIndex.build(after, previous=tmp_path / "kw", previous_texts=before)
+    fresh = KeywordIndex.build(after)
+    for index in (reused, fallback):
+        assert index.vocab == fresh.vocab and index.bm25.vocab_dict == fresh.bm25.vocab_dict
+        assert (index._counts != fresh._counts).nnz == 0
+        for key in ("data", "indices", "indptr"):
+            assert np.array_equal(index.bm25.scores[key], fresh.bm25.scores[key])
+    assert reused.ranking(retrieve.tokenize("rust inference"), 3) == [1]
 
 
 def test_spelling_repair_by_length_buckets_matches_difflib_over_the_whole_vocabulary():
