@@ -438,9 +438,17 @@ def _pack(blocks: list[str], max_words: int, overlap: int) -> list[str]:
     buf: list[str] = []
     for piece in pieces:
         if buf and _word_count("\n\n".join(buf + [piece])) > max_words:
-            passages.append("\n\n".join(buf))
-            tail = _tail(buf[-1], overlap)
-            buf = [tail] if tail and _word_count(tail) + _word_count(piece) <= max_words else []
+            # A lead-in ("You will need:") goes with what it introduces, not alone at the end of a passage;
+            # it may take the new passage up to the overlap's worth past max_words.
+            if buf[-1].rstrip().endswith(":") and _word_count(buf[-1]) + _word_count(piece) <= max_words + overlap:
+                lead = buf.pop()
+                if buf:
+                    passages.append("\n\n".join(buf))
+                buf = [lead]
+            else:
+                passages.append("\n\n".join(buf))
+                tail = _tail(buf[-1], overlap)
+                buf = [tail] if tail and _word_count(tail) + _word_count(piece) <= max_words else []
         buf.append(piece)
     if buf:
         passages.append("\n\n".join(buf))

@@ -179,6 +179,17 @@ def test_a_small_last_section_is_merged_into_the_previous_one():
     assert passages[0].text.split("\n\n") == [body, "Coda", "A short end."]
 
 
+def test_a_lead_in_line_stays_with_the_list_it_introduces():
+    # 8 words of lead-in + a 56-word list: over max_words together, so packing must choose where to cut.
+    items = "\n".join(f"- Item {i}: " + " ".join(["detail"] * 12) for i in range(4))
+    text = "## Skills\n\nYou will need a mix of these skills:\n\n" + items + "\n\nThat is all for now, thank you for reading this.\n"
+    passages = passages_of("lead.md", text, min_words=10, max_words=60, overlap_words=15)
+    for p in passages:
+        assert not p.text.rstrip().endswith(":"), p.text
+        assert p.words <= 60 + 15
+    assert passages[0].text.startswith("You will need a mix of these skills:\n\n- Item 0")
+
+
 def test_a_small_section_stays_alone_when_merging_would_exceed_max_words():
     big_a, big_b = words(248, "a"), words(248, "b")
     text = f"## A\n\n{big_a}\n\n## Tiny\n\nJust a few words.\n\n## B\n\n{big_b}\n"
