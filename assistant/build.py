@@ -99,7 +99,7 @@ def _load_previous(settings: Settings, embedder: Embedder, rebuild: bool) -> sto
         return old
     except AssistantError as exc:
         if store.current_generation(settings.index_dir) is not None:
-            log.warning("the existing index is not reusable (%s); building from scratch", exc)
+            log.warning("the existing index is not reusable (%s); building from scratch", str(exc).split("; run `")[0])
         return None
 
 

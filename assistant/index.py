@@ -219,6 +219,15 @@ def check_compatible(manifest: dict, settings: Settings, dim: int | None = None)
         )
     if dim is not None and manifest.get("dim") != dim:
         raise IndexMismatchError(f"the index has dimension {manifest.get('dim')}, the model gives {dim}; {REBUILD_HINT}")
+    built = manifest.get("chunking")
+    if built is not None and built != settings.chunking:  # answers would quote passages of the old size
+        raise IndexMismatchError(
+            f"the index holds passages of {_size(built)} but {_size(settings.chunking)} are configured; {REBUILD_HINT}"
+        )
+
+
+def _size(chunking: dict) -> str:
+    return f"{chunking.get('min_words')}–{chunking.get('max_words')} words (overlap {chunking.get('overlap_words')})"
 
 
 def load(root: Path, settings: Settings, verify: bool = True) -> StoredIndex:

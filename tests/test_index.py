@@ -165,6 +165,15 @@ def test_an_index_built_with_another_model_is_refused_with_the_rebuild_hint(tiny
     assert "some-other-model" in message(info, tiny)
 
 
+def test_an_index_built_with_another_passage_size_is_refused_until_rebuilt(tiny, fake_embedder):
+    sync(tiny, fake_embedder)
+    finer = tiny.replace(min_words=5, max_words=40, overlap_words=5)
+    with pytest.raises(IndexMismatchError, match=r"passages of \d+–\d+ words .* but 5–40 words"):
+        store.load(finer.index_dir, finer)
+    sync(finer, fake_embedder)
+    assert store.load(finer.index_dir, finer).manifest["chunking"] == finer.chunking
+
+
 def test_another_configured_model_path_refuses_the_index(tiny, fake_embedder, tmp_path):
     sync(tiny, fake_embedder)
     other = tiny.replace(model_path=str(tmp_path / "models" / "bge-small"))
