@@ -116,6 +116,8 @@ def draw_answer(bot: Assistant, item: dict) -> None:
         return
     if answer.abstained:
         st.info(escape_markdown(answer.text), icon=":material/help:")
+        if answer.note:  # why close passages still could not answer ("... never mentions London")
+            st.caption(escape_markdown(answer.note))
         hints = item.get("suggestions") or []
         if hints:
             st.caption("The corpus can answer questions like these:")

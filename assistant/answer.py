@@ -48,7 +48,7 @@ class Answer:
     retrieved: tuple[Source, ...] = field(default=(), compare=False)  # everything retrieval returned
     query: str = ""  # what was searched (after follow-up condensing and spelling repair)
     note: str = ""  # a line about how the answer was made, e.g. why a fallback was used
-    confidence: float = 0.0  # cosine similarity of the best passage: what the abstain test compared
+    confidence: float = 0.0  # cosine similarity of the best sentence: what the abstain test compared
 
     def citations(self) -> list[int]:
         return [int(n) for n in _CITATION.findall(self.text)]
@@ -217,7 +217,7 @@ def compose(question: str, retrieval: Retrieval, threshold: float, budget: int =
     """An extractive, cited answer, or an honest abstention when retrieval found nothing relevant."""
     sources = list(retrieval.sources)
     if not retrieval.relevant(threshold):
-        return abstain(question, retrieval)
+        return abstain(question, retrieval, f"Close passages exist, but {retrieval.uncovered}." if retrieval.uncovered else "")
     kind = question_kind(question)
     # Quote only passages near the best one: a 0.3 passage beside a 0.8 one is noise, not evidence.
     floor = max(s.score for s in sources) - WEAK_MARGIN
@@ -227,10 +227,10 @@ def compose(question: str, retrieval: Retrieval, threshold: float, budget: int =
     _score(units, retrieval.query or question, kind)
     chosen = _select(units, budget)
     text, cited = _render(chosen, kind, sources)
-    return Answer(question, text, cited, False, tuple(sources), retrieval.query, confidence=retrieval.best_cosine)
+    return Answer(question, text, cited, False, tuple(sources), retrieval.query, confidence=retrieval.relevance)
 
 
 def abstain(question: str, retrieval: Retrieval | None = None, note: str = "") -> Answer:
     retrieved = tuple(retrieval.sources) if retrieval else ()
-    query, best = (retrieval.query, retrieval.best_cosine) if retrieval else ("", 0.0)
+    query, best = (retrieval.query, retrieval.relevance) if retrieval else ("", 0.0)
     return Answer(question, ABSTAIN_TEXT, (), True, retrieved, query, note, best)

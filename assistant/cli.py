@@ -201,6 +201,8 @@ def cmd_ask(args) -> int:
             print(json.dumps(data, ensure_ascii=False, indent=1))
             return 0
         print(answer.text)
+        if answer.note:
+            print(f"\nNote: {answer.note}")
     if answer.sources:
         print("\nSources:")
         for n, s in enumerate(answer.sources, start=1):

@@ -40,8 +40,8 @@ class Settings:
     query_threads: int = 1
 
     # Chunking: passages of roughly min..max words, long sections split with a small overlap.
-    min_words: int = 60
-    max_words: int = 250
+    min_words: int = 40
+    max_words: int = 120
     overlap_words: int = 30
 
     # Retrieval.
@@ -50,8 +50,15 @@ class Settings:
     rrf_k: int = 5
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
-    #: Below this cosine similarity of the best passage, the corpus is taken to have nothing.
-    threshold: float = 0.28
+    #: Hybrid mode can re-rank this many fused passages by their best sentence, with this weight. Off (0)
+    #: by default: on the tune half it gained less than one question (docs/evaluation.md).
+    rerank_depth: int = 30
+    sentence_weight: float = 0.0
+    #: Below this cosine similarity of the best sentence of the sources, the corpus is taken to have nothing.
+    threshold: float = 0.35
+    #: A question whose similarity to itself without one word the corpus never uses falls below this
+    #: hinges on that word: the corpus cannot answer it ("What qualifications does a chef need?").
+    unknown_word_hinge: float = 0.84
     #: From this many passages on the dense index is approximate (IVF-Flat) instead of exact.
     ann_threshold: int = 200_000
     #: IVF cells scanned per query: more is slower and closer to exact (see docs/performance.md).
@@ -106,6 +113,8 @@ class Settings:
         """Refuse values that would only fail later and further from their cause."""
         if self.top_k < 1:
             raise InputError("top_k must be at least 1")
+        if self.rerank_depth < 0 or self.sentence_weight < 0:
+            raise InputError("rerank_depth and sentence_weight must be 0 or more")
         if not 0 < self.min_words <= self.max_words:
             raise InputError("min_words must be positive and not above max_words")
         if not 0 <= self.overlap_words < self.max_words // 2:

@@ -137,14 +137,17 @@ class Embedder:
     def max_tokens(self) -> int:
         return int(self.model.max_seq_length)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None):
-        """Normalised float32 vectors, one row per text, encoded in batches (progress after each)."""
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: Progress | None = None, query: bool = False):
+        """Normalised float32 vectors, one row per text, encoded in batches (progress after each).
+
+        `query=True` marks work done while someone waits for an answer: it runs on the question threads.
+        """
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self.model
-        threads = self._threads["query" if len(texts) == 1 else "batch"]
+        threads = self._threads["query" if query or len(texts) == 1 else "batch"]
         if self._torch is not None and self._torch.get_num_threads() != threads:
             self._torch.set_num_threads(threads)
         if len(texts) == 1 and self._direct:

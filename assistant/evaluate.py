@@ -137,7 +137,10 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
         answer = bot.ask(case.question, history=list(case.history), log_gaps=False)
         latencies.append((time.perf_counter() - started) * 1000)
         retrieval = answer.confidence
-        best.append((retrieval, not case.in_scope))
+        # An abstention for a reason other than the threshold (a name or a figure the sources lack) holds
+        # at every threshold: count it as a score of 0 for the precision/recall sweep.
+        forced = answer.abstained and retrieval >= threshold
+        best.append((0.0 if forced else retrieval, not case.in_scope))
         if case.in_scope:
             hit = retrieval_metrics([s.doc for s in answer.retrieved], case.expected)["hit@5"]
             per_type.setdefault(case.type or "other", []).append(hit)
@@ -187,7 +190,7 @@ def plot(report: dict, path: Path) -> None:
     ax.plot(xs, [row["precision"] for row in report["sweep"]], label="abstention precision", marker=".")
     ax.plot(xs, [row["recall"] for row in report["sweep"]], label="abstention recall", marker=".")
     ax.axvline(report["answers"]["threshold"], color="grey", linestyle="--", label="chosen threshold")
-    ax.set_xlabel("threshold (best passage cosine similarity)")
+    ax.set_xlabel("threshold (cosine similarity of the best sentence)")
     ax.set_ylim(-0.02, 1.05)
     ax.set_title(f"Abstention on {report['questions']} labelled questions")
     ax.legend(loc="lower left")

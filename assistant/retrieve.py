@@ -7,23 +7,32 @@ scales:
 
     e.g. rrf_k=60, a passage 1st in dense and 3rd in BM25: 1/61 + 1/63 ≈ 0.0323
 
-The abstain decision uses the best dense cosine similarity: below `Settings.threshold` the corpus is
-taken to say nothing on the question, whatever the keyword ranking found.
+In hybrid mode the fused top `rerank_depth` are then re-ranked with their best single sentence (`rerank`).
+
+The abstain decision looks at sentences, not whole passages: below `Settings.threshold` for the best
+sentence of the sources, the corpus is taken to say nothing on the question, whatever the keyword ranking
+found. A question that passes is still refused when the sources cannot answer it although they are close
+(`uncovered`, `Retriever.unfamiliar_subject`): a name no passage mentions ("... in London?"), pay or prices
+with no figure in sight, or a word the question hinges on that the corpus never uses ("... a chef need?").
+
+Before any of this, misspelt words are repaired against the corpus vocabulary (`Retriever.repair_spelling`).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
-from .corpus import Passage
+from .corpus import Passage, split_sentences
 from .embed import Embedder
 from .index import StoredIndex, faiss_id
 
@@ -57,6 +66,31 @@ def stem(word: str) -> str:
         if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)] + repl
     return word
+
+
+#: Sentences shorter than this (in words) are not scored alone: fragments say little.
+MIN_SENTENCE_WORDS = 3
+
+#: The unknown words of a question tested for whether it hinges on them (each costs a short encode).
+MAX_UNKNOWN_WORDS = 8
+
+#: Passages whose sentence vectors a retriever keeps (about 8 sentences × 1.5 KB each per passage).
+SENTENCE_MEMO = 4096
+
+
+def sentences_of(text: str) -> list[str]:
+    """A passage's sentences and list items (marker dropped) of at least `MIN_SENTENCE_WORDS` words, or
+    the whole text when it has none: the units the composer quotes and the abstain test scores.
+
+    >>> sentences_of("Tools:\n- Python and SQL daily\n- Git\nIt ships models.")
+    ['Python and SQL daily', 'It ships models.']
+    """
+    units = []
+    for unit in split_sentences(text):
+        unit = unit[2:].strip() if unit.startswith("- ") else unit
+        if len(unit.split()) >= MIN_SENTENCE_WORDS:
+            units.append(unit)
+    return units or [text.strip()]
 
 
 def words(text: str) -> list[str]:
@@ -221,6 +255,7 @@ class KeywordIndex:
         self._letters: dict[int, object] = {}  # per length: letter counts of its words, built on first use
         self._tokens = getattr(bm25, "vocab_dict", None) or {}
         self._counts = None  # each passage's word counts, when built here (see `build`); saved for the next build
+        self.stems = frozenset(self._tokens) or frozenset(_stems(list(self.vocab)))
 
     @classmethod
     def build(cls, texts: Sequence[str], previous: Path | None = None, previous_texts: Sequence[str] = ()) -> KeywordIndex:
@@ -313,6 +348,55 @@ class KeywordIndex:
         return match[0] if match else None
 
 
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """The English words of pyspellchecker's bundled frequency list seen more than `RARE` times (about
+    0.3 s to load, once per process). Its rarest entries are mostly misspellings ("chian": 50)."""
+    from spellchecker import SpellChecker
+
+    counts = SpellChecker(distance=1).word_frequency.dictionary
+    return frozenset(w for w, n in counts.items() if n > RARE)
+
+
+#: pyspellchecker's floor count: a word seen this rarely is treated as unknown.
+RARE = 50
+
+
+def is_english(word: str) -> bool:
+    """Whether `word` (lower case) is a common English word, so not a misspelling to repair.
+
+    >>> is_english("bread"), is_english("lerning"), is_english("chian")
+    (True, False, False)
+    """
+    return word in _english_words()
+
+
+def swapped_letters(word: str, vocab: frozenset[str]) -> str | None:
+    """A vocabulary word that is `word` with two neighbouring letters swapped ("jion" -> "join"): the
+    commonest typo, which a similarity ratio rates low in short words."""
+    for i in range(len(word) - 1):
+        candidate = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if candidate != word and candidate in vocab:
+            return candidate
+    return None
+
+
+#: Endings that make another form of the same word; two words differing only in them are not a typo pair.
+_ENDINGS = frozenset("s es ed ing ly er ers or ors ment ments ion ions al ally ity ive ness".split()) | {""}
+
+
+def other_form(word: str, match: str) -> bool:
+    """Whether `match` is `word` with another ending ("secretly"/"secrets"), not a spelling fix of it.
+
+    >>> other_form("developer", "development"), other_form("machin", "machine"), other_form("enginer", "engineer")
+    (True, False, False)
+    """
+    n = 0
+    while n < min(len(word), len(match)) and word[n] == match[n]:
+        n += 1
+    return n >= 4 and word[n:] != match[n:] and word[n:] in _ENDINGS and match[n:] in _ENDINGS
+
+
 _ALPHABET = {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789+#")}
 
 
@@ -355,9 +439,21 @@ class Retrieval:
     sources: list[Source]
     best_cosine: float
     query: str  # the text actually searched (after spelling repair and follow-up condensing)
+    #: The best cosine similarity between the question and one sentence of the sources (None: unknown,
+    #: then the best passage's cosine stands in). The abstain test compares this with the threshold.
+    support: float | None = None
+    #: Cosine similarity of each sentence of the sources to the question, by sentence text.
+    sentences: dict[str, float] = field(default_factory=dict, compare=False)
+
+    #: Why the sources cannot answer although they are close (see `uncovered`), or "".
+    uncovered: str = ""
+
+    @property
+    def relevance(self) -> float:
+        return self.best_cosine if self.support is None else self.support
 
     def relevant(self, threshold: float) -> bool:
-        return bool(self.sources) and self.best_cosine >= threshold
+        return bool(self.sources) and self.relevance >= threshold and not self.uncovered
 
 
 class Retriever:
@@ -369,6 +465,9 @@ class Retriever:
         self.settings = settings
         self._keywords: KeywordIndex | None = None
         self._lock = threading.Lock()
+        self._sentence_memo: OrderedDict[str, tuple[list[str], object]] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self._sorted_vocab: list[str] | None = None
 
     def _keyword_index(self) -> KeywordIndex:
         """The generation's saved keyword index, or one built in memory (once, under the lock)."""
@@ -385,14 +484,27 @@ class Retriever:
         return self._keywords
 
     def repair_spelling(self, text: str) -> str:
-        """Replace words the corpus never uses by a close one it does ("lerning" -> "learning")."""
+        """Replace words the corpus never uses by a close one it does ("lerning" -> "learning").
+
+        Only misspellings are repaired. A real English word the corpus never uses stays as typed ("bread"
+        must not become "read", nor "pilot" "plots": that would drag a question the corpus cannot answer
+        towards passages it has), and so does a word the corpus has in another form: "classifier" (the
+        corpus says "classifiers") is no typo, and "developer" must not become "development".
+        """
         keywords = self._keyword_index()
         out = []
         for token in re.findall(r"\w+|\W+", text):
             low = token.lower()
-            if token.isalpha() and len(low) >= 4 and low not in keywords.vocab and low not in STOPWORDS:
-                match = keywords.close_word(low)
-                if match:
+            if (
+                token.isalpha()
+                and len(low) >= 4
+                and low not in keywords.vocab
+                and low not in STOPWORDS
+                and stem(low) not in keywords.stems
+                and not is_english(low)
+            ):
+                match = swapped_letters(low, keywords.vocab) or keywords.close_word(low)
+                if match and not other_form(low, match):
                     out.append(match)
                     continue
             out.append(token)
@@ -422,11 +534,108 @@ class Retriever:
         )
 
     def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
-        """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25")."""
-        ranked = self.rankings(query, max(self.settings.candidates, k), mode)
+        """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25").
+
+        In hybrid mode the fused top `rerank_depth` are then re-ranked with their best sentence: a passage
+        of 250 words that holds one sentence answering the question scores low as a whole (the rest
+        dilutes it), and the sentence finds it. Every mode scores the sentences of what it returns, for the
+        abstain test and for the composer.
+        """
         s = self.settings
-        order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k)[:k]
-        return Retrieval([self.source(pos, ranked) for pos in order], float(ranked.best_cosine), ranked.query)
+        return self.finish(self.rankings(query, max(s.candidates, k, s.rerank_depth), mode), k, mode)
+
+    def finish(self, ranked: Rankings, k: int, mode: str = "hybrid") -> Retrieval:
+        """`search` after the rankings: fusion, re-ranking, sentence scores and the coverage checks."""
+        s = self.settings
+        order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k)
+        scored: dict[int, dict[str, float]] = {}
+        if mode == "hybrid" and s.sentence_weight > 0:
+            head = order[: max(k, s.rerank_depth)]
+            scored = self.sentence_scores(head, ranked.vector)
+            order = rerank(head, {pos: max(scored[pos].values()) for pos in head}, s.sentence_weight, s.rrf_k)
+        order = order[:k]
+        unscored = [pos for pos in order if pos not in scored]
+        if unscored:
+            scored.update(self.sentence_scores(unscored, ranked.vector))
+        sentences = {text: cos for pos in order for text, cos in scored[pos].items()}
+        support = max(sentences.values(), default=0.0)
+        sources = [self.source(pos, ranked) for pos in order]
+        missing = ""
+        if support >= s.threshold:  # only a question that would be answered needs the closer look
+            missing = uncovered(ranked.query, [source.text for source in sources])
+            word = "" if missing else self.unfamiliar_subject(ranked.query, ranked.vector)
+            missing = missing or (f"the corpus never mentions “{word}”" if word else "")
+        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, sentences, missing)
+
+    def unfamiliar_subject(self, query: str, vector) -> str:
+        """A word the question hinges on that the corpus never uses, or "".
+
+        "What qualifications does a chef need?" lands near passages on qualifications, but "chef" is
+        nowhere in the corpus and the question means little without it. A word hinges when the question
+        without it is less similar to the question than `Settings.unknown_word_hinge`: dropping
+        "brilliant" from a long paraphrase barely moves it (0.94), dropping "chef" does (0.70). Words the
+        corpus has in another form, or that start a corpus word ("prep" for "preparation"), count as known.
+        """
+        import numpy as np
+
+        keywords = self._keyword_index()
+        unknown = [
+            w
+            for w in dict.fromkeys(words(query))
+            if len(w) >= 3 and w not in keywords.vocab and stem(w) not in keywords.stems and not self._abbreviates(w)
+        ][:MAX_UNKNOWN_WORDS]
+        if not unknown:
+            return ""
+        variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in unknown]
+        cosines = np.asarray(self.embedder.encode(variants, query=True)) @ np.asarray(vector)
+        i = int(np.argmin(cosines))
+        return unknown[i] if cosines[i] < self.settings.unknown_word_hinge else ""
+
+    def _abbreviates(self, word: str) -> bool:
+        """Whether `word` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""
+        import bisect
+
+        if len(word) < 4:
+            return False
+        if self._sorted_vocab is None:
+            self._sorted_vocab = sorted(self._keyword_index().vocab)
+        i = bisect.bisect_left(self._sorted_vocab, word)
+        return i < len(self._sorted_vocab) and self._sorted_vocab[i].startswith(word)
+
+    def sentence_scores(self, positions: Sequence[int], vector) -> dict[int, dict[str, float]]:
+        """{position: {sentence: cosine to `vector`}} for these passages.
+
+        Sentence vectors are made on first use and kept (least recently used go first beyond
+        `SENTENCE_MEMO` passages), so a question costs one encode of the sentences no question has touched
+        yet: building them for the whole corpus up front would double the cost of indexing.
+        """
+        import numpy as np
+
+        passages = self.stored.passages
+        with self._memo_lock:
+            known = {pos: self._sentence_memo.get(passages[pos].id) for pos in positions}
+            for pos, entry in known.items():
+                if entry is not None:
+                    self._sentence_memo.move_to_end(passages[pos].id)
+        todo = [pos for pos, entry in known.items() if entry is None]
+        if todo:
+            texts = [sentences_of(passages[pos].text) for pos in todo]
+            matrix = self.embedder.encode([t for group in texts for t in group], query=True)
+            start = 0
+            with self._memo_lock:
+                for pos, group in zip(todo, texts):
+                    entry = (group, matrix[start : start + len(group)])
+                    start += len(group)
+                    known[pos] = entry
+                    self._sentence_memo[passages[pos].id] = entry
+                while len(self._sentence_memo) > SENTENCE_MEMO:
+                    self._sentence_memo.popitem(last=False)
+        out = {}
+        for pos in positions:
+            group, vectors = known[pos]
+            cosines = np.asarray(vectors) @ np.asarray(vector)
+            out[pos] = {text: round(float(c), 4) for text, c in zip(group, cosines)}
+        return out
 
     def source(self, pos: int, ranked: Rankings) -> Source:
         """The passage at `pos` as a `Source`, scored by its cosine similarity to the query."""
@@ -449,6 +658,59 @@ class Rankings:
     bm25: list[int]
     best_cosine: float
     cosine: dict[int, float]
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.-][A-Za-z0-9+#]+)*")
+_MONEY_QUESTION = re.compile(r"\b(salar(y|ies)|wages?|income|earn(s|ing|ings)?|paid)\b|\bhow much\b.*\b(cost|costs|pay|make|charge)\b", re.I)
+_MONEY_FIGURE = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(k|usd|eur|gbp|dollars?|euros?|pounds?)\b", re.I)
+
+
+def names(question: str) -> list[str]:
+    """Capitalised words inside the question's sentences (their first words aside): the names of places,
+    companies and products it asks about.
+
+    >>> names("What does Google ask? Is PyTorch used in London or by me, I wonder")
+    ['PyTorch', 'London']
+    """
+    found = []
+    for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
+        for i, word in enumerate(_NAME.findall(sentence)):
+            if i > 0 and word[0].isupper() and word not in ("I", "I'm") and not word.isupper():
+                found.append(word)
+    return found
+
+
+def uncovered(question: str, texts: Sequence[str]) -> str:
+    """Why passages close to the question still cannot answer it, or "" when nothing is missing.
+
+    Near misses score high on similarity because most of their words are the corpus's own: "How much
+    does a junior machine learning engineer earn in London?" sits next to passages about junior roles.
+    Two things similarity cannot see are checked instead: a name the question asks about (a city, a
+    company, a product) that no passage mentions, and a question about pay or prices when no passage
+    gives a figure. Acronyms (all capitals) are left out: "MLOps?" or "STAR" are written many ways.
+    """
+    body = " ".join(texts).lower()
+    absent = [n for n in dict.fromkeys(names(question)) if not re.search(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", body)]
+    if absent:
+        return f"the sources never mention {', '.join(absent)}"
+    if _MONEY_QUESTION.search(question) and not _MONEY_FIGURE.search(body):
+        return "the sources give no figures for pay or prices"
+    return ""
+
+
+def rerank(order: Sequence[int], best_sentence: dict[int, float], weight: float, rrf_k: int) -> list[int]:
+    """`order` (fused, best first) re-ranked by reciprocal rank in it plus `weight` times reciprocal rank
+    by best sentence; ties keep the fused order.
+
+        e.g. rrf_k=5, weight=1: 4th fused but 1st by sentence: 1/9 + 1/6 ≈ 0.278, beats 1st fused and
+        5th by sentence: 1/6 + 1/10 ≈ 0.267
+    """
+    by_sentence = sorted(order, key=lambda pos: -best_sentence[pos])
+    score = {pos: 1.0 / (rrf_k + rank) for rank, pos in enumerate(order, start=1)}
+    for rank, pos in enumerate(by_sentence, start=1):
+        score[pos] += weight / (rrf_k + rank)
+    position = {pos: i for i, pos in enumerate(order)}
+    return sorted(order, key=lambda pos: (-score[pos], position[pos]))
 
 
 def fuse(ranked: Rankings, dense_weight: float, bm25_weight: float, rrf_k: int) -> list[int]:

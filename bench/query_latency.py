@@ -10,7 +10,8 @@ that other load on the machine hits both alike:
   `faiss_index.search(vector, 5)` on the same index;
 * `Assistant.ask(question)` end to end;
 * the stages of the same path, one by one: spelling repair, embed (`Embedder.encode_query`), dense search
-  (`StoredIndex.search`), keyword search (BM25), fusion (reciprocal rank and building the sources), and
+  (`StoredIndex.search`), keyword search (BM25), fusion (`Retriever.finish`: reciprocal rank, sentence scores
+  and the coverage checks, building the sources), and
   composition (`answer.compose`).
 
 Prints p50/p95 of each, the ratio ask p50 / floor p50 (the target is at most 1.3), and the p50/p95 of
@@ -40,7 +41,6 @@ def run(args, embedder=None) -> dict:
     from assistant.answer import compose
     from assistant.api import Assistant
     from assistant.embed import Embedder
-    from assistant.retrieve import Retrieval, fuse
 
     with tempfile.TemporaryDirectory(prefix="query-") as tmp:
         settings = corpus_settings(Path(tmp), args.docs)
@@ -84,8 +84,7 @@ def run(args, embedder=None) -> dict:
                     from assistant.retrieve import Rankings
 
                     ranked = Rankings(repaired, vector, dense, bm25, dense[0][1] if dense else 0.0, dict(dense))
-                    order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k)[: s.top_k]
-                    return Retrieval([retriever.source(pos, ranked) for pos in order], float(ranked.best_cosine), ranked.query)
+                    return retriever.finish(ranked, s.top_k)
 
                 retrieval, t_fuse = timed(fusion)
                 _, t_compose = timed(compose, text, retrieval, s.threshold, s.answer_words)

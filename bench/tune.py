@@ -1,11 +1,21 @@
-"""Choose retrieval defaults on one half of the labelled set, report them on the other.
+"""Choose retrieval and abstention defaults on one half of the labelled set, report them on the other.
 
-    .venv/bin/python bench/tune.py [--questions tests/data/questions.jsonl] [--json]
+    .venv/bin/python bench/tune.py [--questions tests/data/questions.jsonl] [--json] [--quick]
 
-For each passage size it builds an index of the real corpus in a temporary folder, computes the dense and
-BM25 rankings of every question once, then tries every fusion setting (weights, rrf_k) on the "tune" half
-and the abstention threshold on the same half. The winner is then measured on the "test" half, which took
-no part in the choice. Results feed docs/evaluation.md.
+For each passage size it builds an index of the real corpus in a temporary folder and computes the dense
+and BM25 rankings of every question once. On the "tune" half it then chooses, in this order:
+
+1. the fusion (dense and BM25 weights, rrf_k) and the sentence re-ranking (weight, depth) with the best
+   mean of hit@5 and MRR@10 (within half a question's worth of the best, the one with less re-ranking);
+2. the abstention threshold on the best sentence's cosine: the highest one whose abstention precision is
+   still >= 0.9 (the target), because answering a question the corpus cannot answer is the worse mistake;
+3. the unknown-word hinge (`Settings.unknown_word_hinge`): the middle of the widest run of values with the
+   best abstention F1;
+
+and last, across passage sizes, the one with the best objective by the rule of step 1.
+
+The winner is then measured on the "test" half, which took no part in the choice. Results feed
+docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -25,39 +35,136 @@ from assistant.api import Assistant, condense  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embed import Embedder  # noqa: E402
 from assistant.evaluate import abstention, load_cases, retrieval_metrics  # noqa: E402
-from assistant.retrieve import Retrieval, fuse  # noqa: E402
 
 SIZES = [(40, 120), (60, 250), (150, 400)]
 WEIGHTS = [(1.0, 0.0), (0.0, 1.0), (1.0, 0.5), (1.0, 1.0), (1.5, 1.0), (2.0, 1.0), (1.0, 1.5)]
-RRF_KS = [5, 20, 60, 120]
+RRF_KS = [5, 20, 60]
+SENTENCE = [(0.0, 0), (0.5, 10), (0.5, 30), (1.0, 10), (1.0, 30), (1.5, 30)]  # (weight, depth)
 KS = [3, 5, 8]
+PRECISION_FLOOR = 0.9
+NEVER = 9.0  # a threshold no cosine reaches: searches skip the abstain checks while fusion is tuned
 
 
 def mean(xs):
     return round(sum(xs) / len(xs), 4) if xs else 0.0
 
 
-def score(cases, ranked, dw, bw, rrf_k):
-    rows = []
-    for case in cases:
-        if not case.in_scope:
-            continue
-        r = ranked[case.id]
-        order = fuse(r, dw, bw, rrf_k)[:10]
-        rows.append(retrieval_metrics([r.docs[p] for p in order], case.expected))
-    return {m: mean([row[m] for row in rows]) for m in ("hit@1", "hit@5", "mrr@10", "ndcg@5")}
+class Runner:
+    """Searches with any settings, computing each question's rankings only once."""
+
+    def __init__(self, bot: Assistant, cases) -> None:
+        self.retriever = bot._retriever
+        self.base = bot.settings
+        self.cases = cases
+        original = self.retriever.rankings
+        memo: dict = {}
+
+        def rankings(query, n, mode="hybrid"):
+            key = (query, n, mode)
+            if key not in memo:
+                memo[key] = original(query, n, mode)
+            return memo[key]
+
+        self.retriever.rankings = rankings
+
+    def search(self, case, settings: Settings, k: int = 10, mode: str = "hybrid"):
+        self.retriever.settings = settings
+        return self.retriever.search(condense(case.question, list(case.history)), k, mode)
+
+    def retrieval(self, cases, settings: Settings, mode: str = "hybrid") -> dict:
+        rows = [
+            retrieval_metrics([s.doc for s in self.search(c, settings, 10, mode).sources], c.expected) for c in cases if c.in_scope
+        ]
+        return {m: mean([row[m] for row in rows]) for m in ("hit@1", "hit@5", "mrr@10", "ndcg@5")}
+
+    def scores(self, cases, settings: Settings) -> list[tuple[float, bool]]:
+        """(abstain score, out of scope) per case: the best sentence's cosine, or 0 when the sources lack a
+        name, a figure or the word the question hinges on (that abstention holds at any threshold)."""
+        out = []
+        settings = settings.replace(threshold=0.0)  # so every case gets the name, figure and word checks
+        for c in cases:
+            r = self.search(c, settings, settings.top_k)
+            out.append((0.0 if r.uncovered else r.relevance, not c.in_scope))
+        return out
+
+    def citation_validity(self, cases, settings: Settings, k: int) -> float:
+        valid = []
+        for c in cases:
+            if not c.in_scope:
+                continue
+            answer = compose(c.question, self.search(c, settings, k), settings.threshold)
+            if not answer.abstained:
+                valid.append(float(any(s.doc in c.expected for s in answer.sources)))
+        return mean(valid)
 
 
-def best_threshold(cases, ranked):
-    """The threshold with the best abstention F1 on these cases (ties: the lowest threshold)."""
-    best = [(ranked[c.id].best_cosine, not c.in_scope) for c in cases]
-    choice, top = 0.3, -1.0
-    for t in [x / 100 for x in range(10, 61)]:
-        p, r = abstention(best, t)
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
-        if f1 > top + 1e-9:
-            choice, top = t, f1
-    return choice
+def highest_threshold(scores, floor: float = PRECISION_FLOOR) -> float:
+    """The highest threshold (0.01 steps) whose abstention precision on `scores` is at least `floor`."""
+    good = [t / 100 for t in range(10, 71) if abstention(scores, t / 100)[0] >= floor]
+    return max(good) if good else 0.3
+
+
+def middle_of_best_run(values: list[float], quality) -> float:
+    """The middle of the longest run of consecutive `values` that reach the best `quality`."""
+    results = [quality(v) for v in values]
+    best = max(results)
+    runs, current = [], []
+    for v, q in zip(values, results):
+        if q >= best - 1e-9:
+            current.append(v)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    run = max(runs, key=len)
+    return round((run[0] + run[-1]) / 2, 3)
+
+
+def f1(scores, threshold: float) -> float:
+    p, r = abstention(scores, threshold)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def tune_size(runner: Runner, tune, test, base: Settings) -> dict:
+    quiet = base.replace(threshold=NEVER)
+    grid = []
+    for (dw, bw), rrf_k, (sw, depth) in itertools.product(WEIGHTS, RRF_KS, SENTENCE):
+        settings = quiet.replace(dense_weight=dw, bm25_weight=bw, rrf_k=rrf_k, sentence_weight=sw, rerank_depth=depth)
+        m = runner.retrieval(tune, settings)
+        grid.append(((m["mrr@10"] + m["hit@5"]) / 2, sw, rrf_k, settings, m))
+    # Within half a question's worth of the best objective counts as a tie; ties go to less re-ranking
+    # (simpler, and cheaper per question), then to the better objective, then to the smaller rrf_k.
+    best = max(g[0] for g in grid)
+    near = [g for g in grid if g[0] >= best - 0.5 / max(1, sum(c.in_scope for c in tune))]
+    near.sort(key=lambda g: (g[1], -g[0], g[2]))
+    _, _, _, chosen, tune_metrics = near[0]
+    threshold = highest_threshold(runner.scores(tune, chosen.replace(unknown_word_hinge=0.0)))
+    chosen = chosen.replace(threshold=threshold)
+    hinge = middle_of_best_run(
+        [h / 100 for h in range(60, 100)], lambda h: f1(runner.scores(tune, chosen.replace(unknown_word_hinge=h)), threshold)
+    )
+    chosen = chosen.replace(unknown_word_hinge=hinge)
+    test_scores = runner.scores(test, chosen)
+    return {
+        "chosen": {
+            "dense_weight": chosen.dense_weight,
+            "bm25_weight": chosen.bm25_weight,
+            "rrf_k": chosen.rrf_k,
+            "sentence_weight": chosen.sentence_weight,
+            "rerank_depth": chosen.rerank_depth,
+            "threshold": threshold,
+            "unknown_word_hinge": hinge,
+        },
+        "tune": {**tune_metrics, "abstention": dict(zip(("precision", "recall"), abstention(runner.scores(tune, chosen), threshold)))},
+        "test": {
+            "hybrid": runner.retrieval(test, chosen),
+            "dense": runner.retrieval(test, chosen, "dense"),
+            "bm25": runner.retrieval(test, chosen, "bm25"),
+        },
+        "test_abstention": dict(zip(("precision", "recall"), abstention(test_scores, threshold))),
+        "k": {k: runner.citation_validity(test, chosen, k) for k in KS},
+    }
 
 
 def main() -> int:
@@ -77,55 +184,33 @@ def main() -> int:
                 corpus_dir=ROOT / "corpus", index_dir=Path(tmp) / f"i{max_w}", state_dir=Path(tmp) / "s", min_words=min_w, max_words=max_w
             )
             bot = Assistant.load(settings=settings, embedder=embedder)
-            retriever = bot._retriever
-            ranked = {}
-            for case in cases:
-                r = retriever.rankings(condense(case.question, list(case.history)), 50)
-                r.docs = [p.doc for p in retriever.stored.passages]
-                ranked[case.id] = r
-            grid = []
-            for (dw, bw), rrf_k in itertools.product(WEIGHTS, RRF_KS):
-                m = score(tune, ranked, dw, bw, rrf_k)
-                grid.append(((m["mrr@10"] + m["hit@5"]) / 2, dw, bw, rrf_k, m))
-            grid.sort(key=lambda g: (-g[0], g[3]))
-            _, dw, bw, rrf_k, tune_metrics = grid[0]
-            threshold = best_threshold(tune, ranked)
-            row = {
-                "min_words": min_w,
-                "max_words": max_w,
-                "passages": len(retriever.stored.passages),
-                "chosen": {"dense_weight": dw, "bm25_weight": bw, "rrf_k": rrf_k, "threshold": threshold},
-                "tune": tune_metrics,
-                "test": {
-                    "hybrid": score(test, ranked, dw, bw, rrf_k),
-                    "dense": score(test, ranked, 1.0, 0.0, rrf_k),
-                    "bm25": score(test, ranked, 0.0, 1.0, rrf_k),
-                },
-                "test_abstention": dict(zip(("precision", "recall"), abstention([(ranked[c.id].best_cosine, not c.in_scope) for c in test], threshold))),
-                "k": {},
-            }
-            for k in KS:  # citation validity of the composed answers on the test half
-                valid = []
-                for case in test:
-                    if not case.in_scope:
-                        continue
-                    r = ranked[case.id]
-                    order = fuse(r, dw, bw, rrf_k)[:k]
-                    retrieval = Retrieval([retriever.source(p, r) for p in order], r.best_cosine, r.query)
-                    answer = compose(case.question, retrieval, threshold)
-                    if not answer.abstained:
-                        valid.append(float(any(s.doc in case.expected for s in answer.sources)))
-                row["k"][k] = mean(valid)
+            row = {"min_words": min_w, "max_words": max_w, "passages": len(bot.stored.passages)}
+            row.update(tune_size(Runner(bot, cases), tune, test, settings))
             results["sizes"].append(row)
             if not args.json:
-                print(f"passages {min_w}-{max_w} words ({row['passages']}): chosen {row['chosen']}")
-                print(f"  tune  {tune_metrics}")
+                print(f"passages {min_w}-{max_w} words ({row['passages']}): chosen {row['chosen']}", flush=True)
+                print(f"  tune  {row['tune']}")
                 for mode, m in row["test"].items():
                     print(f"  test  {mode:<7}{m}")
-                print(f"  test abstention {row['test_abstention']}  citation validity by k {row['k']}")
+                print(f"  test abstention {row['test_abstention']}  citation validity by k {row['k']}", flush=True)
+    results["chosen_size"] = choose_size(results["sizes"], sum(c.in_scope for c in tune))
     if args.json:
         print(json.dumps(results, indent=1))
+    else:
+        best = results["chosen_size"]
+        print(f"chosen passage size: {best['min_words']}-{best['max_words']} words")
     return 0
+
+
+def choose_size(rows: list[dict], n_tune: int) -> dict:
+    """The passage size by the same rule as the fusion: best tune objective, where sizes within half a
+    question's worth of the best tie and ties go to less re-ranking."""
+    def objective(row: dict) -> float:
+        return (row["tune"]["mrr@10"] + row["tune"]["hit@5"]) / 2
+
+    best = max(objective(r) for r in rows)
+    near = [r for r in rows if objective(r) >= best - 0.5 / max(1, n_tune)]
+    return min(near, key=lambda r: (r["chosen"]["sentence_weight"], -objective(r)))
 
 
 if __name__ == "__main__":

@@ -154,3 +154,22 @@ def test_many_threads_sharing_one_assistant_get_the_same_answers(bot):
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda i: bot.ask(questions[i % 4], log_gaps=False).text, range(64)))
     assert results == [expected[i % 4] for i in range(64)]
+
+
+@pytest.mark.parametrize(
+    "question, why",
+    [
+        ("How much does a junior machine learning engineer earn in London?", "London"),
+        ("What qualifications does a chef need?", "chef"),
+    ],
+)
+def test_near_miss_questions_are_refused_with_the_reason(bot, question, why):
+    # Both sit close to real passages (career levels, qualifications); the missing piece is named.
+    answer = bot.ask(question, log_gaps=False)
+    assert answer.abstained and not answer.sources
+    assert why in answer.note
+
+
+def test_a_misspelt_question_is_repaired_but_real_words_are_kept(bot):
+    repaired = bot._retriever.repair_spelling("how do sql joins wrok in a bakery")
+    assert repaired == "how do sql joins work in a bakery"

@@ -137,6 +137,13 @@ def test_out_of_scope_question_abstains_and_suggests_questions(app_env):
     assert hints and all(b.label for b in hints)
 
 
+def test_a_near_miss_question_is_refused_with_what_the_sources_lack(app_env):
+    at = ask(new_app(), "How much does a junior machine learning engineer earn in London?")
+    assert at.info and "I don't know from these sources" in at.info[0].value
+    assert any("London" in c.value for c in at.caption)
+    assert not source_labels(at)
+
+
 def test_a_suggestion_button_asks_the_suggested_question(app_env):
     at = ask(new_app(), "How do I bake sourdough bread at home?")
     hint = [b for b in at.button if b.key and b.key.startswith("hint_")][0]

@@ -46,6 +46,14 @@ def test_ask_out_of_scope_abstains_in_json(env):
     assert result.returncode == 0 and data["abstained"] is True and data["sources"] == []
 
 
+def test_a_near_miss_question_is_refused_with_a_note_saying_what_is_missing(env):
+    result = run("ask", "What qualifications does a chef need?", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("I don't know from these sources")
+    assert "Note: Close passages exist, but the corpus never mentions “chef”." in result.stdout
+    assert "Sources:" not in result.stdout
+
+
 def test_empty_question_exits_2_with_one_line(env):
     result = run("ask", "   ", env_extra=env)
     assert result.returncode == 2

@@ -30,9 +30,6 @@ from assistant.grounding import (
 
 PAIRS = Path(__file__).resolve().parent / "data" / "grounding_pairs.jsonl"
 
-MATH = "Why do I need linear algebra for machine learning?"
-API = "How do I deploy a model behind a REST API?"
-
 
 @pytest.fixture(scope="module")
 def checker(embedder):
@@ -40,12 +37,21 @@ def checker(embedder):
 
 
 @pytest.fixture(scope="module")
-def two_passages(bot):
-    """Two real passages on different subjects: [1] linear algebra, [2] a REST prediction endpoint."""
-    math = bot.retrieve(MATH, k=1)[0]
-    api = bot.retrieve(API, k=1)[0]
-    assert math.doc == "notes/mathematics-for-ml.md" and api.doc == "notes/software-engineering-practice.md"
-    return [math.text, api.text]
+def two_passages():
+    """Two real sections on different subjects, whole (whatever the configured passage size): [1] linear
+    algebra, [2] a REST prediction endpoint."""
+    from conftest import CORPUS
+
+    from assistant.corpus import chunk, load_document
+
+    def section(rel: str, heading: str) -> str:
+        passages = chunk(load_document(CORPUS, rel), min_words=1, max_words=400, overlap_words=0)
+        return next(p.text for p in passages if p.heading.endswith(heading))
+
+    return [
+        section("notes/mathematics-for-ml.md", "Linear algebra: vectors, matrices and dot products"),
+        section("notes/software-engineering-practice.md", "How do you design a REST API prediction endpoint?"),
+    ]
 
 
 def test_citation_forms_models_write_are_all_read():

@@ -30,3 +30,52 @@ def test_a_full_new_question_stands_alone():
 def test_only_user_turns_are_used_as_history():
     history = [{"role": "user", "content": "Tell me about Kubernetes"}, {"role": "assistant", "content": "Docker images [1]."}]
     assert "kubernetes" in condense("Why?", history).lower() and "docker" not in condense("Why?", history).lower()
+
+
+# ------------------------------------------------------------------------------- spelling and coverage
+
+
+def test_real_words_and_other_forms_are_not_taken_for_typos():
+    from assistant.retrieve import is_english, other_form
+
+    assert is_english("bread") and is_english("pilot") and not is_english("lerning") and not is_english("chian")
+    assert other_form("developer", "development") and other_form("secretly", "secrets")
+    assert not other_form("machin", "machine") and not other_form("enginer", "engineer")
+
+
+def test_two_swapped_letters_are_repaired_from_the_vocabulary():
+    from assistant.retrieve import swapped_letters
+
+    vocab = frozenset({"join", "model", "work"})
+    assert swapped_letters("jion", vocab) == "join" and swapped_letters("modle", vocab) == "model"
+    assert swapped_letters("bread", vocab) is None
+
+
+def test_names_are_capitalised_words_after_the_first_of_each_sentence():
+    from assistant.retrieve import names
+
+    assert names("How much do ML engineers earn in London? Google pays well") == ["London"]
+    assert names("is PyTorch better than TensorFlow") == ["PyTorch", "TensorFlow"]
+    assert names("What is SQL? Is NLP hard") == []  # acronyms are written too many ways to demand them
+
+
+def test_a_name_or_a_money_figure_the_sources_lack_is_reported():
+    from assistant.retrieve import uncovered
+
+    texts = ["Junior ML engineers work on well-scoped tasks with guidance.", "PyTorch is common in research."]
+    assert "London" in uncovered("What do junior ML engineers earn in London?", texts)
+    assert "figures" in uncovered("What salary does a junior ML engineer get?", texts)
+    assert uncovered("Is PyTorch used in research?", texts) == ""
+    assert uncovered("What salary does a junior get?", texts + ["Juniors often start near $90,000."]) == ""
+    assert uncovered("How much maths do I need?", texts) == ""  # "how much" alone is not about money
+
+
+def test_the_rerank_promotes_a_passage_whose_best_sentence_leads():
+    from assistant.retrieve import rerank
+
+    # 12 is 3rd fused but 1st by sentence: 1/8 + 1.5/6 = 0.375 beats 11 (1/7 + 1.5/7 = 0.357) and
+    # 10 (1/6 + 1.5/8 = 0.354).
+    order = [10, 11, 12]
+    best = {10: 0.30, 11: 0.35, 12: 0.80}
+    assert rerank(order, best, weight=1.5, rrf_k=5) == [12, 11, 10]
+    assert rerank(order, best, weight=0.0, rrf_k=5) == order
