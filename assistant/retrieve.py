@@ -71,8 +71,12 @@ def stem(word: str) -> str:
 #: Sentences shorter than this (in words) are not scored alone: fragments say little.
 MIN_SENTENCE_WORDS = 3
 
-#: The unknown words of a question tested for whether it hinges on them (each costs a short encode).
-MAX_UNKNOWN_WORDS = 8
+#: The hinge test (`Retriever.unfamiliar_subject`) runs on questions of at most this many content words,
+#: for at most this many of their unknown words: each costs an encode of the question, and in a longer
+#: question no single word carries the meaning (in the 17 labelled ones with unknown words, dropping one
+#: left at least 0.88 of the similarity, above the 0.84 hinge).
+MAX_HINGE_WORDS = 12
+MAX_UNKNOWN_WORDS = 4
 
 #: Passages whose sentence vectors a retriever keeps (about 8 sentences × 1.5 KB each per passage).
 SENTENCE_MEMO = 4096
@@ -579,10 +583,11 @@ class Retriever:
         import numpy as np
 
         keywords = self._keyword_index()
+        content = list(dict.fromkeys(words(query)))
+        if len(content) > MAX_HINGE_WORDS:
+            return ""
         unknown = [
-            w
-            for w in dict.fromkeys(words(query))
-            if len(w) >= 3 and w not in keywords.vocab and stem(w) not in keywords.stems and not self._abbreviates(w)
+            w for w in content if len(w) >= 3 and w not in keywords.vocab and stem(w) not in keywords.stems and not self._abbreviates(w)
         ][:MAX_UNKNOWN_WORDS]
         if not unknown:
             return ""
