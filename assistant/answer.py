@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .corpus import split_sentences
+from .grounding import is_instruction
 from .retrieve import Retrieval, Source, tokenize
 
 ABSTAIN_TEXT = (
@@ -96,7 +97,7 @@ def _units(sources: list[Source]) -> list[_Unit]:
         for pos, unit in enumerate(split_sentences(source.text)):
             is_item = unit.startswith("- ")
             text = unit[2:].strip() if is_item else unit
-            if len(text.split()) < 3:
+            if len(text.split()) < 3 or is_instruction(text):  # a line aimed at a model is no answer
                 continue
             units.append(_Unit(rank, pos, text, is_item, frozenset(tokenize(text))))
     return units
