@@ -567,12 +567,12 @@ class Retriever:
         missing = ""
         if support >= s.threshold:  # only a question that would be answered needs the closer look
             missing = uncovered(ranked.query, [source.text for source in sources])
-            word = "" if missing else self.unfamiliar_subject(ranked.query, ranked.vector)
-            missing = missing or (f"the corpus never mentions “{word}”" if word else "")
+            unknown = [] if missing else self.unfamiliar_subject(ranked.query, ranked.vector)
+            missing = missing or (f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}" if unknown else "")
         return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, sentences, missing)
 
-    def unfamiliar_subject(self, query: str, vector) -> str:
-        """A word the question hinges on that the corpus never uses, or "".
+    def unfamiliar_subject(self, query: str, vector) -> list[str]:
+        """The words the question hinges on that the corpus never uses (in the question's order), or [].
 
         "What qualifications does a chef need?" lands near passages on qualifications, but "chef" is
         nowhere in the corpus and the question means little without it. A word hinges when the question
@@ -585,16 +585,15 @@ class Retriever:
         keywords = self._keyword_index()
         content = list(dict.fromkeys(words(query)))
         if len(content) > MAX_HINGE_WORDS:
-            return ""
+            return []
         unknown = [
             w for w in content if len(w) >= 3 and w not in keywords.vocab and stem(w) not in keywords.stems and not self._abbreviates(w)
         ][:MAX_UNKNOWN_WORDS]
         if not unknown:
-            return ""
+            return []
         variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in unknown]
         cosines = np.asarray(self.embedder.encode(variants, query=True)) @ np.asarray(vector)
-        i = int(np.argmin(cosines))
-        return unknown[i] if cosines[i] < self.settings.unknown_word_hinge else ""
+        return [w for w, c in zip(unknown, cosines) if c < self.settings.unknown_word_hinge]
 
     def _abbreviates(self, word: str) -> bool:
         """Whether `word` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""
