@@ -20,9 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .corpus import split_sentences
 from .grounding import is_instruction
-from .retrieve import Retrieval, Source, tokenize
+from .retrieve import Retrieval, Source, sentence_units, tokenize
 
 ABSTAIN_TEXT = (
     "I don't know from these sources: nothing in the corpus answers this question closely enough, "
@@ -94,10 +93,8 @@ def question_kind(question: str) -> str:
 def _units(sources: list[Source]) -> list[_Unit]:
     units = []
     for rank, source in enumerate(sources):
-        for pos, unit in enumerate(split_sentences(source.text)):
-            is_item = unit.startswith("- ")
-            text = unit[2:].strip() if is_item else unit
-            if len(text.split()) < 3 or is_instruction(text):  # a line aimed at a model is no answer
+        for pos, text, is_item in sentence_units(source.text):
+            if is_instruction(text):  # a line aimed at a model is no answer
                 continue
             units.append(_Unit(rank, pos, text, is_item, frozenset(tokenize(text))))
     return units

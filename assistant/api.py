@@ -25,7 +25,7 @@ from .build import BuildReport, Progress, sync
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexMissingError, InputError
-from .retrieve import Retrieval, Retriever, Source, is_english, words
+from .retrieve import Retrieval, Retriever, Source, english_words, words
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Assistant:
         store.check_compatible(stored.manifest, settings, embedder.dim)
         # The English word list that spelling repair consults takes ~0.3 s to read: read it now, beside the
         # model load, rather than inside the first answer.
-        threading.Thread(target=is_english, args=("warm",), name="english-words", daemon=True).start()
+        threading.Thread(target=english_words, name="english-words", daemon=True).start()
         return cls(settings, embedder, stored)
 
     # ------------------------------------------------------------------------------------ reading

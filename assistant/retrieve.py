@@ -82,19 +82,26 @@ MAX_UNKNOWN_WORDS = 4
 SENTENCE_MEMO = 4096
 
 
-def sentences_of(text: str) -> list[str]:
-    """A passage's sentences and list items (marker dropped) of at least `MIN_SENTENCE_WORDS` words, or
-    the whole text when it has none: the units the composer quotes and the abstain test scores.
+def sentence_units(text: str) -> list[tuple[int, str, bool]]:
+    """(position, text, is a list item) of a passage's sentences and list items (marker dropped) of at
+    least `MIN_SENTENCE_WORDS` words: the units the composer quotes and the abstain test scores. The
+    position counts every unit of `split_sentences`, fragments included.
 
-    >>> sentences_of("Tools:\n- Python and SQL daily\n- Git\nIt ships models.")
-    ['Python and SQL daily', 'It ships models.']
+    >>> sentence_units("Tools:\\n- Python and SQL daily\\n- Git\\nIt ships models.")
+    [(1, 'Python and SQL daily', True), (3, 'It ships models.', False)]
     """
     units = []
-    for unit in split_sentences(text):
-        unit = unit[2:].strip() if unit.startswith("- ") else unit
+    for pos, unit in enumerate(split_sentences(text)):
+        is_item = unit.startswith("- ")
+        unit = unit[2:].strip() if is_item else unit
         if len(unit.split()) >= MIN_SENTENCE_WORDS:
-            units.append(unit)
-    return units or [text.strip()]
+            units.append((pos, unit, is_item))
+    return units
+
+
+def sentences_of(text: str) -> list[str]:
+    """The texts of `sentence_units`, or the whole text when it has none (a passage of fragments)."""
+    return [unit for _, unit, _ in sentence_units(text)] or [text.strip()]
 
 
 def words(text: str) -> list[str]:
@@ -253,13 +260,27 @@ class KeywordIndex:
         self.bm25 = bm25
         self.size = size
         self.vocab = frozenset(vocab)
+        self._sorted = sorted(self.vocab)
         self._by_length: dict[int, list[str]] = {}
-        for w in sorted(self.vocab):
+        for w in self._sorted:
             self._by_length.setdefault(len(w), []).append(w)
         self._letters: dict[int, object] = {}  # per length: letter counts of its words, built on first use
         self._tokens = getattr(bm25, "vocab_dict", None) or {}
         self._counts = None  # each passage's word counts, when built here (see `build`); saved for the next build
         self.stems = frozenset(self._tokens) or frozenset(_stems(list(self.vocab)))
+
+    def knows(self, word: str) -> bool:
+        """Whether the corpus uses `word` (lower case), in this form or another with the same stem."""
+        return word in self.vocab or stem(word) in self.stems
+
+    def starts_word(self, prefix: str) -> bool:
+        """Whether `prefix` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""
+        import bisect
+
+        if len(prefix) < 4:
+            return False
+        i = bisect.bisect_left(self._sorted, prefix)
+        return i < len(self._sorted) and self._sorted[i].startswith(prefix)
 
     @classmethod
     def build(cls, texts: Sequence[str], previous: Path | None = None, previous_texts: Sequence[str] = ()) -> KeywordIndex:
@@ -353,7 +374,7 @@ class KeywordIndex:
 
 
 @functools.cache
-def _english_words() -> frozenset[str]:
+def english_words() -> frozenset[str]:
     """The English words of pyspellchecker's bundled frequency list seen more than `RARE` times (about
     0.3 s to load, once per process). Its rarest entries are mostly misspellings ("chian": 50)."""
     from spellchecker import SpellChecker
@@ -372,7 +393,7 @@ def is_english(word: str) -> bool:
     >>> is_english("bread"), is_english("lerning"), is_english("chian")
     (True, False, False)
     """
-    return word in _english_words()
+    return word in english_words()
 
 
 def swapped_letters(word: str, vocab: frozenset[str]) -> str | None:
@@ -446,9 +467,6 @@ class Retrieval:
     #: The best cosine similarity between the question and one sentence of the sources (None: unknown,
     #: then the best passage's cosine stands in). The abstain test compares this with the threshold.
     support: float | None = None
-    #: Cosine similarity of each sentence of the sources to the question, by sentence text.
-    sentences: dict[str, float] = field(default_factory=dict, compare=False)
-
     #: Why the sources cannot answer although they are close (see `uncovered`), or "".
     uncovered: str = ""
 
@@ -471,7 +489,6 @@ class Retriever:
         self._lock = threading.Lock()
         self._sentence_memo: OrderedDict[str, tuple[list[str], object]] = OrderedDict()
         self._memo_lock = threading.Lock()
-        self._sorted_vocab: list[str] | None = None
 
     def _keyword_index(self) -> KeywordIndex:
         """The generation's saved keyword index, or one built in memory (once, under the lock)."""
@@ -502,9 +519,8 @@ class Retriever:
             if (
                 token.isalpha()
                 and len(low) >= 4
-                and low not in keywords.vocab
                 and low not in STOPWORDS
-                and stem(low) not in keywords.stems
+                and not keywords.knows(low)
                 and not is_english(low)
             ):
                 match = swapped_letters(low, keywords.vocab) or keywords.close_word(low)
@@ -540,8 +556,8 @@ class Retriever:
     def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
         """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25").
 
-        In hybrid mode the fused top `rerank_depth` are then re-ranked with their best sentence: a passage
-        of 250 words that holds one sentence answering the question scores low as a whole (the rest
+        In hybrid mode the fused top `rerank_depth` are then re-ranked with their best sentence: a long
+        passage that holds one sentence answering the question scores low as a whole (the rest
         dilutes it), and the sentence finds it. Every mode scores the sentences of what it returns, for the
         abstain test and for the composer.
         """
@@ -561,15 +577,14 @@ class Retriever:
         unscored = [pos for pos in order if pos not in scored]
         if unscored:
             scored.update(self.sentence_scores(unscored, ranked.vector))
-        sentences = {text: cos for pos in order for text, cos in scored[pos].items()}
-        support = max(sentences.values(), default=0.0)
+        support = max((cos for pos in order for cos in scored[pos].values()), default=0.0)
         sources = [self.source(pos, ranked) for pos in order]
         missing = ""
         if support >= s.threshold:  # only a question that would be answered needs the closer look
             missing = uncovered(ranked.query, [source.text for source in sources])
             unknown = [] if missing else self.unfamiliar_subject(ranked.query, ranked.vector)
             missing = missing or (f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}" if unknown else "")
-        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, sentences, missing)
+        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, missing)
 
     def unfamiliar_subject(self, query: str, vector) -> list[str]:
         """The words the question hinges on that the corpus never uses (in the question's order), or [].
@@ -587,24 +602,13 @@ class Retriever:
         if len(content) > MAX_HINGE_WORDS:
             return []
         unknown = [
-            w for w in content if len(w) >= 3 and w not in keywords.vocab and stem(w) not in keywords.stems and not self._abbreviates(w)
+            w for w in content if len(w) >= 3 and not keywords.knows(w) and not keywords.starts_word(w)
         ][:MAX_UNKNOWN_WORDS]
         if not unknown:
             return []
         variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in unknown]
         cosines = np.asarray(self.embedder.encode(variants, query=True)) @ np.asarray(vector)
         return [w for w, c in zip(unknown, cosines) if c < self.settings.unknown_word_hinge]
-
-    def _abbreviates(self, word: str) -> bool:
-        """Whether `word` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""
-        import bisect
-
-        if len(word) < 4:
-            return False
-        if self._sorted_vocab is None:
-            self._sorted_vocab = sorted(self._keyword_index().vocab)
-        i = bisect.bisect_left(self._sorted_vocab, word)
-        return i < len(self._sorted_vocab) and self._sorted_vocab[i].startswith(word)
 
     def sentence_scores(self, positions: Sequence[int], vector) -> dict[int, dict[str, float]]:
         """{position: {sentence: cosine to `vector`}} for these passages.
@@ -673,8 +677,8 @@ def names(question: str) -> list[str]:
     """Capitalised words inside the question's sentences (their first words aside): the names of places,
     companies and products it asks about.
 
-    >>> names("What does Google ask? Is PyTorch used in London or by me, I wonder")
-    ['PyTorch', 'London']
+    >>> names("What does Google ask? London pays well, I hear")
+    ['Google']
     """
     found = []
     for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
