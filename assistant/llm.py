@@ -443,5 +443,5 @@ def _checked(question: str, s: AnswerStream, retrieval: Retrieval, given: list[S
         tuple(retrieval.sources),
         retrieval.query,
         " ".join(parts),
-        retrieval.best_cosine,
+        retrieval.relevance,
     )

@@ -183,7 +183,7 @@ def test_the_server_speaks_the_openai_protocol(llm_server):
 
 
 @pytest.mark.llm
-def test_tokens_stream_as_they_arrive_and_the_checked_answer_follows(llm_bot):
+def test_tokens_stream_as_they_arrive_and_the_checked_answer_follows(llm_bot, bot):
     stream = llm_bot.stream(QUESTION)
     tokens = timed(stream)
     assert len(tokens) >= 5
@@ -192,6 +192,8 @@ def test_tokens_stream_as_they_arrive_and_the_checked_answer_follows(llm_bot):
     answer = stream.answer
     assert stream.report is not None and stream.report.claims >= 1
     assert not answer.abstained and answer.retrieved
+    # Confidence is what the abstain test compared, whoever wrote the answer.
+    assert answer.confidence == bot.ask(QUESTION, k=3, log_gaps=False).confidence
     if stream.generated:
         assert answer.note.startswith(f"Written by {MODEL_ALIAS}")
         assert_checked(answer, llm_bot.checker)
