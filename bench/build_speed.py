@@ -16,8 +16,6 @@ the rest of the build time went.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -26,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf_common import ROOT, describe_machine, machine, ratio  # noqa: E402
+from perf_common import ROOT, machine, parser, ratio, run_and_report  # noqa: E402
 
 
 class TimedEmbedder:
@@ -109,17 +107,13 @@ def run(args, embedder=None) -> dict:
 
 
 def main(argv=None, embedder=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--copies", type=int, default=3, help="copies of the corpus to index")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--docs", type=int, default=None, help="only the first N corpus files (smoke runs)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    result = run(args, embedder)
-    if args.json:
-        print(json.dumps(result, indent=1))
+    result = run_and_report(ap, argv, run, embedder)
+    if result is None:
         return 0
-    print(describe_machine())
     for r in result["rounds"]:
         print(f"{r['passages']} passages: build {r['build_s']}s (model {r['build_encode_s']}s, rest {r['build_other_s']}s); "
               f"bare encode {r['encode_s']}s")

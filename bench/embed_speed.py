@@ -20,8 +20,6 @@ why they are missing.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -29,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf_common import ROOT, describe_machine, machine, p50, questions, ratio, timed  # noqa: E402
+from perf_common import ROOT, machine, p50, parser, questions, ratio, run_and_report, timed  # noqa: E402
 
 
 def corpus_texts() -> list[str]:
@@ -202,18 +200,14 @@ def run(args, embedder=None) -> dict:
 
 
 def main(argv=None, embedder=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--passages", type=int, default=0, help="only the first N passages (0: all)")
     ap.add_argument("--queries", type=int, default=40, help="questions timed one by one")
     ap.add_argument("--no-quality", dest="quality", action="store_false", help="skip the hit@5 runs")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    result = run(args, embedder)
-    if args.json:
-        print(json.dumps(result, indent=1))
+    result = run_and_report(ap, argv, run, embedder)
+    if result is None:
         return 0
-    print(describe_machine())
     t = result["threads"]
     print(f"{result['passages']} passages, {result['queries']} questions; the project's threads: {t['batch']} per batch, "
           f"{t['query']} per question (speed-ups are against torch with those)")

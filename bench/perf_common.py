@@ -1,10 +1,13 @@
 """Shared helpers for the performance benchmarks (bench/query_latency.py, build_speed.py, startup.py,
-scale.py, embed_speed.py): percentiles, memory readings, a description of the machine, and a temporary
-index of the real corpus. Not a benchmark itself; nothing runs at import.
+scale.py, embed_speed.py): percentiles, memory readings, a description of the machine, a temporary
+index of the real corpus, and the command-line frame the benchmarks share. Not a benchmark itself;
+nothing runs at import.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import statistics
@@ -96,6 +99,25 @@ def machine() -> dict:
 def describe_machine() -> str:
     m = machine()
     return f"machine: {m['nproc']} CPUs, {m['cpu']}, {m['ram_gb']} GB RAM; load average {m['loadavg_1m']} at start"
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's option parser, described by the first line of its docstring, with `--json`."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    return ap
+
+
+def run_and_report(ap: argparse.ArgumentParser, argv, run, embedder=None) -> dict | None:
+    """Parse `argv` and call `run(args, embedder)`. With `--json`, print the result and return None;
+    otherwise print the machine line and return the result for the benchmark's own table."""
+    args = ap.parse_args(argv)
+    result = run(args, embedder)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return None
+    print(describe_machine())
+    return result
 
 
 def corpus_settings(tmp: Path, docs: int | None = None, **changes):

@@ -22,15 +22,13 @@ under the floor's encode.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf_common import corpus_settings, describe_machine, machine, p50, p95, questions, ratio, timed  # noqa: E402
+from perf_common import corpus_settings, machine, p50, p95, parser, questions, ratio, run_and_report, timed  # noqa: E402
 
 STAGES = ("spelling", "embed", "dense", "keyword", "fusion", "compose")
 
@@ -114,17 +112,13 @@ def _threads() -> int:
 
 
 def main(argv=None, embedder=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="only the first N questions")
     ap.add_argument("--docs", type=int, default=None, help="only the first N corpus files (smoke runs)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    result = run(args, embedder)
-    if args.json:
-        print(json.dumps(result, indent=1))
+    result = run_and_report(ap, argv, run, embedder)
+    if result is None:
         return 0
-    print(describe_machine())
     print(f"{result['passages']} passages, {result['questions']} questions x {result['rounds']} rounds, torch threads {result['threads']}")
     print(f"{'':14}{'p50 ms':>9}{'p95 ms':>9}")
     for name in ("floor_encode", "floor_search", "floor", *STAGES, "stages", "ask"):

@@ -16,7 +16,6 @@ Everything runs in fresh processes against an index of the real corpus built fir
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf_common import ROOT, corpus_settings, describe_machine, machine, p50  # noqa: E402
+from perf_common import ROOT, corpus_settings, machine, p50, parser, run_and_report  # noqa: E402
 
 QUESTION = "What skills do I need to become a machine learning engineer?"
 
@@ -141,19 +140,15 @@ def run(args, embedder=None) -> dict:
 
 
 def main(argv=None, embedder=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = parser(__doc__)
     ap.add_argument("--runs", type=int, default=5, help="runs of --help and of the bare interpreter")
     ap.add_argument("--ask-runs", type=int, default=3)
     ap.add_argument("--no-app", dest="app", action="store_false", help="skip the Streamlit app measurement")
     ap.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process stage breakdown of ask")
     ap.add_argument("--docs", type=int, default=None, help="only the first N corpus files (smoke runs)")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    result = run(args, embedder)
-    if args.json:
-        print(json.dumps(result, indent=1))
+    result = run_and_report(ap, argv, run, embedder)
+    if result is None:
         return 0
-    print(describe_machine())
     heavy = [k for k, v in result["help_imports"].items() if v and k != "numpy"]
     print(f"--help: {result['help_s']}s (bare python {result['python_bare_s']}s; target <= {result['help_target_s']}s); "
           f"heavy imports: {', '.join(heavy) or 'none'}")
