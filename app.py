@@ -261,7 +261,7 @@ def add_uploads(bot: Assistant, files) -> None:
     bar = st.progress(0.0, text="Checking the files…")
 
     def progress(stage: str, done: int, total: int) -> None:
-        label = "Reading documents" if stage == "read" else "Embedding new passages"
+        label = {"read": "Reading documents", "questions": "Embedding asked questions"}.get(stage, "Embedding new passages")
         bar.progress(min(done / max(total, 1), 1.0), text=f"{label}: {done}/{total}")
 
     try:

@@ -168,9 +168,9 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
     del vectors
     kind = store.dense_kind(dense)
     keyword = KeywordIndex.build(  # tokenizes only text the previous generation did not have
-        [p.embedding_text() for p in passages],
+        [p.keyword_text() for p in passages],
         previous=old.keyword_dir if old else None,
-        previous_texts=[p.embedding_text() for p in old.passages] if old else (),
+        previous_texts=[p.keyword_text() for p in old.passages] if old else (),
     )
     manifest = {
         "format": store.FORMAT_VERSION,
@@ -182,7 +182,8 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         "dense": {"type": kind, "trained_on": trained_on} if kind == "ivf" else {"type": kind},
         "documents": docs,
     }
-    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword, previous=old).name
+    asked = _asked_matrix(settings, embedder, passages, old, progress)
+    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword, previous=old, asked=asked).name
     report.seconds = time.perf_counter() - started
     log.info(report.summary())
     return report
@@ -236,6 +237,34 @@ def _vectors(settings, embedder, passages, old, progress, report) -> dict[str, o
         return vectors
     finally:
         cache.close()
+
+
+def _asked_matrix(settings, embedder, passages: list[Passage], old, progress):
+    """A row per asked question (`Passage.asked`), in passage order: from the old index, else the cache,
+    else the model. None when the corpus has no asked questions."""
+    import numpy as np
+
+    texts = [q for p in passages for q in p.asked]
+    if not texts:
+        return None
+    known = old.asked_vectors() if old else {}
+    missing = [q for q in dict.fromkeys(texts) if q not in known]
+    if missing:
+        cache = store.EmbeddingCache(settings.index_dir, settings.model_name)
+        try:
+            keys = {q: cache.key(q) for q in missing}
+            cached = cache.get_many(list(keys.values()), embedder.dim)
+            known.update({q: cached[keys[q]] for q in missing if keys[q] in cached})
+            todo = [q for q in missing if q not in known]
+            for start in range(0, len(todo), 64):  # cache each batch: a killed build keeps its work
+                part = todo[start : start + 64]
+                fresh = dict(zip(part, embedder.encode(part)))
+                known.update(fresh)
+                cache.put_many({keys[q]: v for q, v in fresh.items()})
+                progress("questions", start + len(part), len(todo))
+        finally:
+            cache.close()
+    return np.vstack([np.asarray(known[q], dtype=np.float32) for q in texts])
 
 
 def _extendable(old, dim: int, count: int, settings: Settings) -> bool:

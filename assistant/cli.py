@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 class _Bars:
     """tqdm progress bars, one per build stage, on stderr; silent with --quiet."""
 
-    LABELS = {"read": "Reading documents", "embed": "Embedding passages"}
+    LABELS = {"read": "Reading documents", "embed": "Embedding passages", "questions": "Embedding asked questions"}
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet

@@ -50,6 +50,8 @@ class Settings:
     rrf_k: int = 5
     dense_weight: float = 1.5
     bm25_weight: float = 1.0
+    #: Hybrid mode's third ranking: passages by their closest asked question (`Passage.asked`).
+    asked_weight: float = 1.5
     #: Hybrid mode can re-rank this many fused passages by their best sentence, with this weight. Off (0)
     #: by default: on the tune half it gained less than one question (docs/evaluation.md).
     rerank_depth: int = 30
@@ -59,6 +61,9 @@ class Settings:
     #: A question whose similarity to itself without one word the corpus never uses falls below this
     #: hinges on that word: the corpus cannot answer it ("What qualifications does a chef need?").
     unknown_word_hinge: float = 0.84
+    #: The same test for a name the sources never mention ("… in London?"): removing a name the question is
+    #: about moves it more than removing an aside ("projects like predicting Titanic survivors").
+    name_hinge: float = 0.95
     #: From this many passages on the dense index is approximate (IVF-Flat) instead of exact.
     ann_threshold: int = 200_000
     #: IVF cells scanned per query: more is slower and closer to exact (see docs/performance.md).
@@ -115,6 +120,8 @@ class Settings:
             raise InputError("top_k must be at least 1")
         if self.rerank_depth < 0 or self.sentence_weight < 0:
             raise InputError("rerank_depth and sentence_weight must be 0 or more")
+        if min(self.dense_weight, self.bm25_weight, self.asked_weight) < 0:
+            raise InputError("dense_weight, bm25_weight and asked_weight must be 0 or more")
         if not 0 < self.min_words <= self.max_words:
             raise InputError("min_words must be positive and not above max_words")
         if not 0 <= self.overlap_words < self.max_words // 2:

@@ -43,6 +43,14 @@ class Passage:
     title: str
     heading: str  # heading path, e.g. "Skills › Python"; "" before the first heading
     text: str
+    # Questions a reader might type that this passage's section answers, in their own words (Markdown
+    # `<!-- asked: ... -->` under a heading): matched question to question, they find a section whose
+    # wording a career-changer does not share ("peeked at the answers" for "data leakage").
+    asked: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.asked, tuple):  # read back from JSON as a list
+            object.__setattr__(self, "asked", tuple(self.asked))
 
     @property
     def words(self) -> int:
@@ -52,6 +60,11 @@ class Passage:
         """What the model sees: the title and heading give a short passage its context."""
         head = self.title if not self.heading else f"{self.title} — {self.heading}"
         return f"{head}\n{self.text}"
+
+    def keyword_text(self) -> str:
+        """What the keyword index sees: the embedding text and the asked questions, so a reader's own words
+        ("graphics card", "workday") count as words the corpus uses, and match, where the questions do."""
+        return "\n".join((self.embedding_text(), *self.asked))
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Document:
     sha256: str  # of the file's bytes: a change of any byte means re-chunking
     meta: dict = field(default_factory=dict, compare=False)
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (heading path, blocks)
+    asked: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (heading path, questions): see `Passage.asked`
 
 
 # --------------------------------------------------------------------------------------------- discovery
@@ -111,11 +125,12 @@ def parse_document(name: str, data: bytes) -> Document:
         raise DocumentError(name, "the file is empty")
     parser = {"markdown": _parse_markdown, "text": _parse_text, "pdf": _parse_pdf, "html": _parse_html}[fmt]
     title, sections, meta = parser(name, data)
+    asked = meta.pop(ASKED_KEY, {}) if fmt == "markdown" else {}
     sections = [(h, tuple(b for b in blocks if b.strip())) for h, blocks in sections]
     sections = [(h, blocks) for h, blocks in sections if blocks]
     if not sections:
         raise DocumentError(name, "no readable text was found in it")
-    return Document(name, title, fmt, sha256_bytes(data), meta, tuple(sections))
+    return Document(name, title, fmt, sha256_bytes(data), meta, tuple(sections), tuple((h, tuple(q)) for h, q in asked.items()))
 
 
 def _decode(name: str, data: bytes) -> str:
@@ -175,12 +190,34 @@ def _front_matter(name: str, text: str) -> tuple[dict, str]:
     return (meta if isinstance(meta, dict) else {}), body
 
 
-def markdown_sections(text: str) -> tuple[str | None, list[tuple[str, list[str]]]]:
+_COMMENT = re.compile(r"[ \t]*<!--(.*?)-->", re.S)
+ASKED_KEY = "\x00asked"  # where `_parse_markdown` hands the asked questions to `parse_document`
+
+
+def asked_questions(comment: str) -> list[str]:
+    r"""The questions of an `asked:` comment's body, else [] (any other comment is no content).
+
+    >>> asked_questions(" asked: Why do I need maths? | Is Python enough? ")
+    ['Why do I need maths?', 'Is Python enough?']
+    >>> asked_questions("asked:\n- Do I need a degree?\n- Can I learn at home?\n")
+    ['Do I need a degree?', 'Can I learn at home?']
+    """
+    body = comment.strip()
+    if not body.lower().startswith("asked:"):
+        return []
+    parts = re.split(r"\n|\s\|\s", body[len("asked:") :])
+    return [q for q in (" ".join(_BULLET.sub("", p).split()) for p in parts) if q]
+
+
+def markdown_sections(text: str, asked: dict[str, list[str]] | None = None) -> tuple[str | None, list[tuple[str, list[str]]]]:
     """Split Markdown into (first H1 text, [(heading path, blocks)]).
 
     Blocks are paragraphs, whole lists (one item per line, marked "- ") and code blocks; headings inside
-    code fences are not headings.
+    code fences are not headings. HTML comments are not content (a reader of the rendered page never
+    sees them); an `<!-- asked: ... -->` comment's questions go to `asked[heading path]` when given.
     """
+    if "<!--" in text:
+        text = _strip_comments(text, asked)
     sections: list[tuple[str, list[str]]] = []
     stack: list[tuple[int, str]] = []
     h1: str | None = None
@@ -244,12 +281,53 @@ def _inline(text: str) -> str:
     return _EMPH.sub(r"\2", _LINK.sub(r"\1", text))
 
 
+def _strip_comments(text: str, asked: dict[str, list[str]] | None) -> str:
+    """`text` without HTML comments outside code fences; asked questions collected under their heading."""
+    out: list[str] = []
+    stack: list[tuple[int, str]] = []
+    in_fence = False
+    pending: list[str] = []  # lines of a comment that spans lines
+    seen_h1 = False
+    for line in text.split("\n"):
+        if pending:
+            pending.append(line)
+            if "-->" not in line:
+                continue
+            line, pending = "\n".join(pending), []
+        elif not in_fence and "<!--" in line and "-->" not in line.split("<!--", 1)[1]:
+            pending = [line]
+            continue
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        if in_fence or "<!--" not in line:
+            m = _HEADING.match(line) if not in_fence else None
+            if m:  # the heading path as `markdown_sections` makes it: the first H1 is the title
+                level = len(m.group(1))
+                if level == 1 and not seen_h1:
+                    seen_h1, stack = True, []
+                else:
+                    stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, _inline(m.group(2)))]
+            out.append(line)
+            continue
+        for comment in _COMMENT.findall(line):
+            questions = asked_questions(comment)
+            if questions and asked is not None:
+                asked.setdefault(HEADING_SEP.join(t for _, t in stack), []).extend(questions)
+        rest = _COMMENT.sub("", line)
+        if rest.strip() or "\n" not in line:
+            out.append(rest if rest.strip() else "")
+    if pending:  # an unclosed comment: keep its text rather than lose the rest of the document
+        out.extend(pending)
+    return "\n".join(out)
+
+
 def _parse_markdown(name: str, data: bytes) -> tuple[str, list, dict]:
     text = _decode(name, data)
     meta, body = _front_matter(name, text)
-    h1, sections = markdown_sections(body)
+    asked: dict[str, list[str]] = {}
+    h1, sections = markdown_sections(body, asked)
     title = str(meta.get("title") or h1 or _stem_title(name)).strip()
-    return title, sections, meta
+    return title, sections, {**meta, ASKED_KEY: asked} if asked else meta
 
 
 # Plain text ------------------------------------------------------------------------------------------
@@ -455,32 +533,33 @@ def _pack(blocks: list[str], max_words: int, overlap: int) -> list[str]:
     return passages
 
 
-def _merge_small(sections: list[tuple[str, list[str]]], min_words: int, max_words: int) -> list[tuple[str, list[str]]]:
+def _merge_small(sections: list[tuple[str, list[str], list[str]]], min_words: int, max_words: int) -> list[tuple[str, list[str], list[str]]]:
     """Merge sections under `min_words` into a neighbour of the same document when the result fits.
 
     A short section goes into the next one (an intro before its first sub-heading reads well there), or
-    else into the previous one. The merged section's own heading is kept as a line of the text.
+    else into the previous one. The merged section's own heading is kept as a line of the text, and its
+    asked questions (the third element) join the neighbour's.
     """
-    merged = [(h, list(b)) for h, b in sections]
+    merged = [(h, list(b), list(q)) for h, b, q in sections]
     i = 0
     while i < len(merged):
-        heading, blocks = merged[i]
+        heading, blocks, asked = merged[i]
         size = sum(_word_count(b) for b in blocks)
         if size >= min_words or len(merged) == 1:
             i += 1
             continue
         if i + 1 < len(merged):
-            nxt_heading, nxt_blocks = merged[i + 1]
+            nxt_heading, nxt_blocks, nxt_asked = merged[i + 1]
             label = _leaf(nxt_heading) if nxt_heading != heading else ""
             if size + _word_count(label) + sum(_word_count(b) for b in nxt_blocks) <= max_words:
-                merged[i] = (heading, blocks + ([label] if label else []) + nxt_blocks)
+                merged[i] = (heading, blocks + ([label] if label else []) + nxt_blocks, asked + nxt_asked)
                 del merged[i + 1]
                 continue
         if i > 0:
-            prev_heading, prev_blocks = merged[i - 1]
+            prev_heading, prev_blocks, prev_asked = merged[i - 1]
             label = _leaf(heading) if heading != prev_heading else ""
             if size + _word_count(label) + sum(_word_count(b) for b in prev_blocks) <= max_words:
-                merged[i - 1] = (prev_heading, prev_blocks + ([label] if label else []) + blocks)
+                merged[i - 1] = (prev_heading, prev_blocks + ([label] if label else []) + blocks, prev_asked + asked)
                 del merged[i]
                 continue
         i += 1
@@ -491,23 +570,28 @@ def _leaf(heading: str) -> str:
     return heading.split(HEADING_SEP)[-1] if heading else ""
 
 
-def passage_id(doc: str, title: str, heading: str, text: str) -> str:
-    """16 hex digits of SHA-256 over path, title, heading and text: the same content always gets the same
-    id, and a change to anything the model sees (the title is part of `embedding_text`) gets a new one,
-    so an incremental build cannot keep a vector made for the old title."""
-    return hashlib.sha256(f"{doc}\x1f{title}\x1f{heading}\x1f{text}".encode()).hexdigest()[:16]
+def passage_id(doc: str, title: str, heading: str, text: str, asked: tuple[str, ...] = ()) -> str:
+    """16 hex digits of SHA-256 over path, title, heading, text and asked questions: the same content
+    always gets the same id, and a change to anything the model sees (the title is part of
+    `embedding_text`, the asked questions have vectors of their own) gets a new one, so an incremental
+    build cannot keep a vector made for the old wording."""
+    extra = "\x1f" + "\x1e".join(asked) if asked else ""  # passages without questions keep their ids
+    return hashlib.sha256(f"{doc}\x1f{title}\x1f{heading}\x1f{text}{extra}".encode()).hexdigest()[:16]
 
 
 def chunk(document: Document, min_words: int = 60, max_words: int = 250, overlap_words: int = 30) -> list[Passage]:
     """Cut a parsed document into passages (see the module docstring for the rules)."""
-    sections = _merge_small([(h, list(b)) for h, b in document.sections], min_words, max_words)
+    asked = dict(document.asked)
+    sections = _merge_small([(h, list(b), list(asked.get(h, ()))) for h, b in document.sections], min_words, max_words)
     passages: list[Passage] = []
     seen: set[str] = set()
-    for heading, blocks in sections:
+    for heading, blocks, questions in sections:
+        # Every passage of a section carries its questions: whichever part holds the answer can be found.
+        questions = tuple(dict.fromkeys(questions))
         for text in _pack(blocks, max_words, overlap_words):
-            pid = passage_id(document.path, document.title, heading, text)
+            pid = passage_id(document.path, document.title, heading, text, questions)
             if pid in seen:  # the same text twice under the same heading: once is enough
                 continue
             seen.add(pid)
-            passages.append(Passage(pid, document.path, document.title, heading, text))
+            passages.append(Passage(pid, document.path, document.title, heading, text, questions))
     return passages

@@ -8,6 +8,8 @@ Layout under `index/`:
         passages.jsonl      one passage per line, in corpus order
         dense.faiss         IndexIDMap2 over IndexFlatIP (normalised vectors: inner product = cosine); from
                             `Settings.ann_threshold` passages on, an IndexIVFFlat (approximate; see below)
+        asked.npy           a vector per asked question (`Passage.asked`), in passage order; only when the
+                            corpus has asked questions
         keyword/            the BM25 index (bm25s arrays and vocabulary), the corpus's words and each
                             passage's word counts, built at index time so a large index loads without
                             tokenizing every passage again, and the next build tokenizes only new text
@@ -58,6 +60,7 @@ MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
 KEYWORD = "keyword"
+ASKED = "asked.npy"
 CACHE = "embeddings.sqlite"
 REBUILD_HINT = "run `python -m assistant index --rebuild`"
 
@@ -132,6 +135,32 @@ class StoredIndex:
         self.passages = passages
         self.dense = dense
         self.position = {faiss_id(p.id): i for i, p in enumerate(passages)}
+        self._asked = None
+        self._asked_lock = threading.Lock()
+
+    def asked(self) -> tuple[object, object]:
+        """(matrix, owners): a vector per asked question, and the passage position each belongs to.
+
+        Read on first use; an index without asked questions gives empty arrays.
+        """
+        if self._asked is None:
+            import numpy as np
+
+            with self._asked_lock:
+                if self._asked is None:
+                    owners = np.array([i for i, p in enumerate(self.passages) for _ in p.asked], dtype=np.int64)
+                    path = self.path / ASKED
+                    matrix = np.load(path) if path.is_file() else np.zeros((0, self.dense.d), dtype=np.float32)
+                    if len(matrix) != len(owners):  # `load` checked the shape; a generation without the file
+                        matrix, owners = np.zeros((0, self.dense.d), dtype=np.float32), owners[:0]
+                    self._asked = (matrix, owners)
+        return self._asked
+
+    def asked_vectors(self) -> dict[str, object]:
+        """{question: vector} for the asked questions this index holds (an incremental build reuses them)."""
+        matrix, owners = self.asked()
+        texts = [q for p in self.passages for q in p.asked] if len(owners) else []
+        return dict(zip(texts, matrix))
 
     @property
     def keyword_dir(self) -> Path | None:
@@ -258,10 +287,24 @@ def load(root: Path, settings: Settings, verify: bool = True) -> StoredIndex:
         dense = faiss.read_index(str(gen / DENSE))
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"cannot read the index in {gen} ({type(exc).__name__}); {REBUILD_HINT}") from None
-    if dense.ntotal != len(passages) or dense.d != manifest.get("dim"):
+    if dense.ntotal != len(passages) or dense.d != manifest.get("dim") or not _asked_fits(gen, passages, dense.d):
         raise IndexCorruptError(f"the index in {gen} does not match its passages; {REBUILD_HINT}")
     configure(dense, settings)
     return StoredIndex(gen, manifest, passages, dense)
+
+
+def _asked_fits(gen: Path, passages: list[Passage], dim: int) -> bool:
+    """Whether asked.npy (if any) has a row per asked question (its header only is read)."""
+    path = gen / ASKED
+    if not path.is_file():
+        return True
+    import numpy as np
+
+    try:
+        shape = np.load(path, mmap_mode="r").shape
+    except (OSError, ValueError):
+        return False
+    return shape == (sum(len(p.asked) for p in passages), dim)
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -348,12 +391,19 @@ def configure(dense, settings: Settings) -> None:
 
 
 def write(
-    root: Path, manifest: dict, passages: list[Passage], dense, keyword=None, previous: StoredIndex | None = None
+    root: Path,
+    manifest: dict,
+    passages: list[Passage],
+    dense,
+    keyword=None,
+    previous: StoredIndex | None = None,
+    asked=None,
 ) -> Path:
     """Write a complete generation and make it live atomically. Returns its folder.
 
     `keyword`, when given, is an object with `save(folder)` (the retriever's `KeywordIndex`). `previous`, the
     generation this one extends, lends the stored lines of the passages it already holds (see `_passage_lines`).
+    `asked`, a matrix with a row per asked question in passage order, is written when it has rows.
     """
     import faiss
 
@@ -368,6 +418,13 @@ def write(
         faiss.write_index(dense, str(tmp / DENSE))
         with (tmp / DENSE).open("rb+") as fh:
             os.fsync(fh.fileno())
+        if asked is not None and len(asked):
+            import numpy as np
+
+            with (tmp / ASKED).open("wb") as fh:
+                np.save(fh, np.asarray(asked, dtype=np.float32))
+                fh.flush()
+                os.fsync(fh.fileno())
         if keyword is not None:
             keyword.save(tmp / KEYWORD)
             for path in (tmp / KEYWORD).iterdir():
@@ -415,7 +472,8 @@ def _passage_lines(passages: list[Passage], previous: StoredIndex | None) -> Ite
         if pos is not None and previous.passages[pos] == p:
             yield stored[pos] + b"\n"
         else:
-            yield (json.dumps(vars(p), ensure_ascii=False) + "\n").encode()
+            fields = vars(p) if p.asked else {k: v for k, v in vars(p).items() if k != "asked"}
+            yield (json.dumps(fields, ensure_ascii=False) + "\n").encode()
 
 
 def _reason(exc: BaseException) -> str:

@@ -12,7 +12,7 @@ In hybrid mode the fused top `rerank_depth` are then re-ranked with their best s
 The abstain decision looks at sentences, not whole passages: below `Settings.threshold` for the best
 sentence of the sources, the corpus is taken to say nothing on the question, whatever the keyword ranking
 found. A question that passes is still refused when the sources cannot answer it although they are close
-(`uncovered`, `Retriever.unfamiliar_subject`): a name no passage mentions ("... in London?"), pay or prices
+(`Retriever.finish`, `Retriever.unfamiliar_subject`): a name no passage mentions ("... in London?"), pay or prices
 with no figure in sight, or a word the question hinges on that the corpus never uses ("... a chef need?").
 
 Before any of this, misspelt words are repaired against the corpus vocabulary (`Retriever.repair_spelling`).
@@ -467,7 +467,7 @@ class Retrieval:
     #: The best cosine similarity between the question and one sentence of the sources (None: unknown,
     #: then the best passage's cosine stands in). The abstain test compares this with the threshold.
     support: float | None = None
-    #: Why the sources cannot answer although they are close (see `uncovered`), or "".
+    #: Why the sources cannot answer although they are close (see `Retriever.finish`), or "".
     uncovered: str = ""
 
     @property
@@ -500,7 +500,7 @@ class Retriever:
                     if folder is not None:
                         keywords = KeywordIndex.load(folder, len(self.stored.passages))
                     if keywords is None:
-                        keywords = KeywordIndex.build([p.embedding_text() for p in self.stored.passages])
+                        keywords = KeywordIndex.build([p.keyword_text() for p in self.stored.passages])
                     self._keywords = keywords
         return self._keywords
 
@@ -551,7 +551,27 @@ class Retriever:
             bm25=self._bm25_ranking(repaired, n) if mode != "dense" else [],
             best_cosine=dense[0][1] if dense else 0.0,
             cosine=dict(dense),
+            asked=self._asked_ranking(vector, n) if mode == "hybrid" else [],
         )
+
+    def _asked_ranking(self, vector, n: int) -> list[int]:
+        """The `n` passages whose closest asked question is nearest the question, best first.
+
+        Question to question is what the model was trained hardest on, so a reader's own words reach a
+        section through the questions written for it when the section's wording is too far from theirs.
+        """
+        import numpy as np
+
+        matrix, owners = self.stored.asked()
+        if not len(owners):
+            return []
+        cosines = matrix @ np.asarray(vector, dtype=np.float32)
+        best: dict[int, float] = {}
+        for row in np.argsort(-cosines, kind="stable"):  # best first: a passage's first row is its best
+            best.setdefault(int(owners[row]), float(cosines[row]))
+            if len(best) >= n:
+                break
+        return list(best)
 
     def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
         """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25").
@@ -567,7 +587,7 @@ class Retriever:
     def finish(self, ranked: Rankings, k: int, mode: str = "hybrid") -> Retrieval:
         """`search` after the rankings: fusion, re-ranking, sentence scores and the coverage checks."""
         s = self.settings
-        order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k)
+        order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k, s.asked_weight)
         scored: dict[int, dict[str, float]] = {}
         if mode == "hybrid" and s.sentence_weight > 0:
             head = order[: max(k, s.rerank_depth)]
@@ -581,10 +601,26 @@ class Retriever:
         sources = [self.source(pos, ranked) for pos in order]
         missing = ""
         if support >= s.threshold:  # only a question that would be answered needs the closer look
-            missing = uncovered(ranked.query, [source.text for source in sources])
-            unknown = [] if missing else self.unfamiliar_subject(ranked.query, ranked.vector)
-            missing = missing or (f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}" if unknown else "")
+            texts = [source.text for source in sources]
+            absent = self.hinging(ranked.query, ranked.vector, absent_names(ranked.query, texts), s.name_hinge)
+            if absent:
+                missing = f"the sources never mention {', '.join(absent)}"
+            elif lacks_figures(ranked.query, texts):
+                missing = "the sources give no figures for pay or prices"
+            elif unknown := self.unfamiliar_subject(ranked.query, ranked.vector):
+                missing = f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}"
         return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, missing)
+
+    def hinging(self, query: str, vector, candidates: Sequence[str], hinge: float) -> list[str]:
+        """Those of `candidates` (words or names of `query`) the question hinges on: without the word, the
+        question's similarity to itself falls below `hinge`. One batch encodes every variant."""
+        if not candidates:
+            return []
+        import numpy as np
+
+        variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in candidates]
+        cosines = np.asarray(self.embedder.encode(variants, query=True)) @ np.asarray(vector)
+        return [w for w, c in zip(candidates, cosines) if c < hinge]
 
     def unfamiliar_subject(self, query: str, vector) -> list[str]:
         """The words the question hinges on that the corpus never uses (in the question's order), or [].
@@ -595,7 +631,6 @@ class Retriever:
         "brilliant" from a long paraphrase barely moves it (0.94), dropping "chef" does (0.70). Words the
         corpus has in another form, or that start a corpus word ("prep" for "preparation"), count as known.
         """
-        import numpy as np
 
         keywords = self._keyword_index()
         content = list(dict.fromkeys(words(query)))
@@ -604,11 +639,7 @@ class Retriever:
         unknown = [
             w for w in content if len(w) >= 3 and not keywords.knows(w) and not keywords.starts_word(w)
         ][:MAX_UNKNOWN_WORDS]
-        if not unknown:
-            return []
-        variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in unknown]
-        cosines = np.asarray(self.embedder.encode(variants, query=True)) @ np.asarray(vector)
-        return [w for w, c in zip(unknown, cosines) if c < self.settings.unknown_word_hinge]
+        return self.hinging(query, vector, unknown, self.settings.unknown_word_hinge)
 
     def sentence_scores(self, positions: Sequence[int], vector) -> dict[int, dict[str, float]]:
         """{position: {sentence: cosine to `vector`}} for these passages.
@@ -666,6 +697,7 @@ class Rankings:
     bm25: list[int]
     best_cosine: float
     cosine: dict[int, float]
+    asked: list[int] = field(default_factory=list)  # passages by their closest asked question (hybrid only)
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.-][A-Za-z0-9+#]+)*")
@@ -675,35 +707,38 @@ _MONEY_FIGURE = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(k|usd|eur|gbp|dollar
 
 def names(question: str) -> list[str]:
     """Capitalised words inside the question's sentences (their first words aside): the names of places,
-    companies and products it asks about.
+    companies and products it asks about. Acronyms of capitals only are left out ("STAR", "US" and "ML"
+    are written many ways); with a digit they are names ("H-1B", "GPT-4").
 
-    >>> names("What does Google ask? London pays well, I hear")
-    ['Google']
+    >>> names("What does Google ask? London pays well, I hear. Is an H-1B visa or a US one needed for ML?")
+    ['Google', 'H-1B']
     """
     found = []
     for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
         for i, word in enumerate(_NAME.findall(sentence)):
-            if i > 0 and word[0].isupper() and word not in ("I", "I'm") and not word.isupper():
+            if i > 0 and word[0].isupper() and word not in ("I", "I'm") and not (word.isupper() and not any(c.isdigit() for c in word)):
                 found.append(word)
     return found
 
 
-def uncovered(question: str, texts: Sequence[str]) -> str:
-    """Why passages close to the question still cannot answer it, or "" when nothing is missing.
+def lacks_figures(question: str, texts: Sequence[str]) -> bool:
+    """Whether `question` asks about pay or prices and none of `texts` gives a money figure."""
+    return bool(_MONEY_QUESTION.search(question)) and not any(_MONEY_FIGURE.search(t) for t in texts)
+
+
+def absent_names(question: str, texts: Sequence[str]) -> list[str]:
+    """The names of `question` (see `names`) that none of `texts` mentions.
 
     Near misses score high on similarity because most of their words are the corpus's own: "How much
     does a junior machine learning engineer earn in London?" sits next to passages about junior roles.
-    Two things similarity cannot see are checked instead: a name the question asks about (a city, a
-    company, a product) that no passage mentions, and a question about pay or prices when no passage
-    gives a figure. Acronyms (all capitals) are left out: "MLOps?" or "STAR" are written many ways.
+    Similarity cannot see that no passage mentions London; this can. (Whether the question hinges on the
+    name is `Retriever.hinging`'s call; a question about pay is checked for figures in `Retriever.finish`.)
+
+    >>> absent_names("Does Google ask about Python?", ["Python is the main language."])
+    ['Google']
     """
     body = " ".join(texts).lower()
-    absent = [n for n in dict.fromkeys(names(question)) if not re.search(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", body)]
-    if absent:
-        return f"the sources never mention {', '.join(absent)}"
-    if _MONEY_QUESTION.search(question) and not _MONEY_FIGURE.search(body):
-        return "the sources give no figures for pay or prices"
-    return ""
+    return [n for n in dict.fromkeys(names(question)) if not re.search(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", body)]
 
 
 def rerank(order: Sequence[int], best_sentence: dict[int, float], weight: float, rrf_k: int) -> list[int]:
@@ -721,10 +756,16 @@ def rerank(order: Sequence[int], best_sentence: dict[int, float], weight: float,
     return sorted(order, key=lambda pos: (-score[pos], position[pos]))
 
 
-def fuse(ranked: Rankings, dense_weight: float, bm25_weight: float, rrf_k: int) -> list[int]:
-    """Passage positions ordered by reciprocal-rank fusion (ties by corpus order, so it is deterministic)."""
+def fuse(ranked: Rankings, dense_weight: float, bm25_weight: float, rrf_k: int, asked_weight: float = 0.0) -> list[int]:
+    """Passage positions ordered by reciprocal-rank fusion of the dense, keyword and asked-question
+    rankings (ties by corpus order, so it is deterministic).
+
+        e.g. rrf_k=5, weights 1.5/1/1.5: 1st dense, 3rd by keywords, absent from asked: 1.5/6 + 1/8 = 0.375;
+        4th dense, 9th by keywords, 1st asked: 1.5/9 + 1/14 + 1.5/6 ≈ 0.488 wins
+    """
     fused: dict[int, float] = {}
-    for weight, ranking in ((dense_weight, [pos for pos, _ in ranked.dense]), (bm25_weight, ranked.bm25)):
+    rankings = ((dense_weight, [pos for pos, _ in ranked.dense]), (bm25_weight, ranked.bm25), (asked_weight, ranked.asked))
+    for weight, ranking in rankings:
         for rank, pos in enumerate(ranking, start=1):
             fused[pos] = fused.get(pos, 0.0) + weight / (rrf_k + rank)
     return sorted(fused, key=lambda pos: (-fused[pos], pos))

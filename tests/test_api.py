@@ -173,3 +173,53 @@ def test_near_miss_questions_are_refused_with_the_reason(bot, question, why):
 def test_a_misspelt_question_is_repaired_but_real_words_are_kept(bot):
     repaired = bot._retriever.repair_spelling("how do sql joins wrok in a bakery")
     assert repaired == "how do sql joins work in a bakery"
+
+
+
+# ------------------------------------------------------------------------------------------ asked questions
+
+EVAL_DOC = """# Evaluation pitfalls
+
+## Data leakage
+
+<!-- asked:
+- Why does my model do great in testing but badly for real users?
+-->
+
+Data leakage happens when information that is unavailable at prediction time sneaks into the training data.
+Typical causes are features computed from the future, duplicates shared by the train and test sets, and
+preprocessing fitted on all rows. Split first, fit transformations on the training rows only, and check
+features against what exists when a prediction is made.
+
+## Choosing a metric
+
+Accuracy misleads when one class is rare. Precision, recall and their F1 score describe errors on the rare
+class; ROC AUC summarises ranking quality over thresholds. Pick the metric that matches what a mistake costs
+the product, and report it on a held-out test set that users' real data resembles.
+
+## Comparing models
+
+Compare a new model with a simple baseline and with the current model on the same test set. A small gain on a
+small test set may be noise: a confidence interval or a significance test tells whether it is real. Look at
+slices of users as well as the average.
+"""
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "My model scored brilliantly on my test data but flopped once customers used it. What went wrong?",
+        "why did my model look amazing before launch and then disappoint real users?",
+    ],
+)
+def test_a_question_in_a_readers_own_words_reaches_the_section_through_its_asked_question(tmp_path, embedder, question):
+    from conftest import make_settings
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "eval.md").write_text(EVAL_DOC)
+    settings = make_settings(tmp_path)
+    bot = Assistant.load(settings=settings, embedder=embedder)
+    assert bot.retrieve(question, k=1)[0].heading == "Data leakage"
+    # Without the asked-question ranking the section's wording alone loses to a neighbour's.
+    without = Assistant.load(settings=settings.replace(asked_weight=0.0), embedder=embedder)
+    assert without.retrieve(question, k=1)[0].heading != "Data leakage"

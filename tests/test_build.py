@@ -432,3 +432,47 @@ def test_a_build_killed_at_a_random_moment_always_leaves_a_loadable_index_matchi
     report = sync(settings, embedder)
     assert report.documents == 2 + 4
     assert len(store.load(settings.index_dir, settings).documents) == 6
+
+
+# ------------------------------------------------------------------------------------------ asked questions
+
+ASKED_DOC = """# Leakage
+
+## Data leakage
+
+<!-- asked:
+- Why does my model do great in testing but badly for real users?
+- Did my model peek at the answers?
+-->
+
+Data leakage happens when information that is unavailable at prediction time sneaks into training data.
+Evaluation then looks far better than production, because the model learned from a clue it will not have.
+"""
+
+
+def test_asked_questions_get_vectors_and_a_later_build_encodes_only_new_questions(tiny, fake_embedder):
+    (tiny.corpus_dir / "leakage.md").write_text(ASKED_DOC)
+    sync(tiny, fake_embedder)
+    loaded = store.load(tiny.index_dir, tiny)
+    matrix, owners = loaded.asked()
+    leak = [i for i, p in enumerate(loaded.passages) if p.asked]
+    assert len(matrix) == 2 and list(owners) == leak * 2
+    expected = FakeEmbedder().encode(list(loaded.passages[leak[0]].asked))
+    assert np.allclose(matrix, expected)
+
+    (tiny.index_dir / store.CACHE).unlink(missing_ok=True)  # vectors must come from the old generation then
+    (tiny.corpus_dir / "leakage.md").write_text(ASKED_DOC.replace("-->", "- Is my evaluation fooling me?\n-->"))
+    counter = FakeEmbedder()
+    report = sync(tiny, counter)
+    assert report.changed == ["leakage.md"]
+    assert counter.encoded == report.embedded + 1  # the changed passage (ids carry their questions) and one question
+    matrix, owners = store.load(tiny.index_dir, tiny).asked()
+    assert len(matrix) == 3 and np.allclose(matrix[2], FakeEmbedder().encode(["Is my evaluation fooling me?"])[0])
+
+
+def test_a_corpus_without_asked_questions_writes_no_asked_file(tiny, fake_embedder):
+    sync(tiny, fake_embedder)
+    loaded = store.load(tiny.index_dir, tiny)
+    assert not (loaded.path / store.ASKED).exists()
+    matrix, owners = loaded.asked()
+    assert len(matrix) == len(owners) == 0

@@ -554,3 +554,19 @@ def test_a_full_disk_during_a_build_fails_cleanly_with_the_old_index_intact(tmp_
     after = store.load(settings.index_dir, settings)  # checksums verified
     assert after.generation == before.generation and [p.id for p in after.passages] == [p.id for p in before.passages]
     assert not list(settings.index_dir.glob(".tmp-*"))
+
+
+def test_asked_vectors_that_do_not_fit_their_passages_are_reported_corrupt(tiny, fake_embedder):
+    import numpy as np
+    from test_build import ASKED_DOC
+
+    (tiny.corpus_dir / "leakage.md").write_text(ASKED_DOC)
+    sync(tiny, fake_embedder)
+    gen = live(tiny)
+    np.save(gen / store.ASKED, np.zeros((1, fake_embedder.dim), dtype=np.float32))  # one row for two questions
+    with pytest.raises(IndexCorruptError, match="does not match its passages"):
+        store.load(tiny.index_dir, tiny, verify=False)
+    with pytest.raises(IndexCorruptError, match="checksum"):
+        store.load(tiny.index_dir, tiny)
+    sync(tiny, fake_embedder)  # repairs it
+    assert len(store.load(tiny.index_dir, tiny).asked()[0]) == 2
