@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import index as store
 from .config import Settings
-from .corpus import Passage, chunk, discover, sha256_bytes
+from .corpus import CHUNKER_VERSION, Passage, chunk, discover, sha256_bytes
 from .embed import Embedder
 from .errors import AssistantError, BusyError, DocumentError
 from .retrieve import KeywordIndex
@@ -112,7 +112,8 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
     old_by_doc: dict[str, list[Passage]] = {}
     for p in old.passages if old else []:
         old_by_doc.setdefault(p.doc, []).append(p)
-    same_chunking = bool(old) and old.manifest.get("chunking") == settings.chunking
+    # Passages of an unchanged file are reused only if they would be cut the same way today.
+    same_chunking = bool(old) and old.manifest.get("chunking") == settings.chunking and old.manifest.get("chunker") == CHUNKER_VERSION
 
     files = discover(settings.corpus_dir)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -146,7 +147,8 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
     report.removed = sorted(set(old_docs) - set(docs))
     report.documents, report.passages = len(docs), len(passages)
 
-    if old and not (report.added or report.changed or report.removed) and same_chunking:
+    fresh_keywords = bool(old) and KeywordIndex.is_current(old.keyword_dir, len(old.passages))
+    if old and not (report.added or report.changed or report.removed) and same_chunking and fresh_keywords:
         report.unchanged = True
         report.reused = len(passages)
         report.generation = old.generation
@@ -177,6 +179,7 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         "model": settings.model_name,
         "dim": embedder.dim,
         "chunking": settings.chunking,
+        "chunker": CHUNKER_VERSION,
         "built_at": now,
         "count": len(passages),
         "dense": {"type": kind, "trained_on": trained_on} if kind == "ivf" else {"type": kind},

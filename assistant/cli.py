@@ -232,6 +232,10 @@ def cmd_gaps(args) -> int:
         print(f"{g['count']:>5}  {g['question']}")
         for other in g["questions"][1:4]:
             print(f"       · {other}")
+    print(
+        "\nA section that does answer one of these in other words can learn the reader's wording: add the question"
+        "\nunder its heading as <!-- asked: ... --> and run `python -m assistant index` (README, \"Asked questions\")."
+    )
     return 0
 
 

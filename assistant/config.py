@@ -40,18 +40,18 @@ class Settings:
     query_threads: int = 1
 
     # Chunking: passages of roughly min..max words, long sections split with a small overlap.
-    min_words: int = 40
-    max_words: int = 120
+    min_words: int = 60
+    max_words: int = 250
     overlap_words: int = 30
 
     # Retrieval.
     top_k: int = 5
     candidates: int = 50
     rrf_k: int = 5
-    dense_weight: float = 1.5
-    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.5
     #: Hybrid mode's third ranking: passages by their closest asked question (`Passage.asked`).
-    asked_weight: float = 1.5
+    asked_weight: float = 1.0
     #: Hybrid mode can re-rank this many fused passages by their best sentence, with this weight. Off (0)
     #: by default: on the tune half it gained less than one question (docs/evaluation.md).
     rerank_depth: int = 30
@@ -60,10 +60,10 @@ class Settings:
     threshold: float = 0.35
     #: A question whose similarity to itself without one word the corpus never uses falls below this
     #: hinges on that word: the corpus cannot answer it ("What qualifications does a chef need?").
-    unknown_word_hinge: float = 0.84
+    unknown_word_hinge: float = 0.865
     #: The same test for a name the sources never mention ("… in London?"): removing a name the question is
     #: about moves it more than removing an aside ("projects like predicting Titanic survivors").
-    name_hinge: float = 0.95
+    name_hinge: float = 0.935
     #: From this many passages on the dense index is approximate (IVF-Flat) instead of exact.
     ann_threshold: int = 200_000
     #: IVF cells scanned per query: more is slower and closer to exact (see docs/performance.md).

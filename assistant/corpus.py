@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
 HEADING_SEP = " › "
+#: Bump when the same file and settings would be cut into other passages (a parsing or chunking change):
+#: the next build then re-chunks every document instead of reusing the passages stored for unchanged files.
+CHUNKER_VERSION = 2
 
 
 @dataclass(frozen=True)

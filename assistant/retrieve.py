@@ -130,8 +130,9 @@ def _stems(ws: list[str]) -> list[str]:
     return out
 
 
-#: Bump when `tokenize` or `words` change: a saved keyword index made with other tokens is then rebuilt.
-TOKENIZER_VERSION = 1
+#: Bump when `tokenize`, `words` or the text they read change: a saved keyword index made with other tokens is
+#: then rebuilt.
+TOKENIZER_VERSION = 2  # 2: the keyword text includes asked questions (Passage.keyword_text)
 
 
 def _close_lengths(n: int) -> range:
@@ -309,6 +310,15 @@ class KeywordIndex:
         (folder / self.WORDS).write_text(json.dumps(sorted(self.vocab), ensure_ascii=False))
         meta = {"tokenizer": TOKENIZER_VERSION, "passages": self.size}
         (folder / self.META).write_text(json.dumps(meta))
+
+    @classmethod
+    def is_current(cls, folder: Path | None, passages: int) -> bool:
+        """Whether `folder` holds an index saved for today's tokens and this passage count."""
+        try:
+            meta = json.loads((folder / cls.META).read_text()) if folder is not None else {}
+        except (OSError, ValueError):
+            return False
+        return meta.get("tokenizer") == TOKENIZER_VERSION and meta.get("passages") == passages
 
     @classmethod
     def load(cls, folder: Path, passages: int) -> KeywordIndex | None:
@@ -701,7 +711,11 @@ class Rankings:
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.-][A-Za-z0-9+#]+)*")
-_MONEY_QUESTION = re.compile(r"\b(salar(y|ies)|wages?|income|earn(s|ing|ings)?|paid)\b|\bhow much\b.*\b(cost|costs|pay|make|charge)\b", re.I)
+_MONEY_QUESTION = re.compile(
+    r"\b(salar(y|ies)|wages?|income|earn(s|ing|ings)?|paid|compensation|bonus(es)?|stock options?|pay (rise|raise)s?)\b"
+    r"|\bhow much\b.*\b(cost|costs|pay|make|charge)\b",
+    re.I,
+)
 _MONEY_FIGURE = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(k|usd|eur|gbp|dollars?|euros?|pounds?)\b", re.I)
 
 

@@ -274,6 +274,37 @@ def test_a_changed_chunking_setting_rechunks_every_document(tiny, fake_embedder)
     assert after.dense.ntotal == len(after)
 
 
+def test_a_new_chunker_version_rechunks_unchanged_documents(tiny, fake_embedder, monkeypatch):
+    import assistant.build as build
+
+    sync(tiny, fake_embedder)
+    before = sorted(ids_of(tiny))
+    # The chunker now cuts the same files differently (as after a fix to lead-in lines).
+    monkeypatch.setattr(build, "chunk", lambda doc, **kw: chunk(doc, **{**kw, "min_words": 5, "max_words": 40, "overlap_words": 5}))
+    assert sync(tiny, FakeEmbedder()).unchanged  # same version: the stored passages are kept
+    assert sorted(ids_of(tiny)) == before
+    monkeypatch.setattr(build, "CHUNKER_VERSION", build.CHUNKER_VERSION + 1)
+    report = sync(tiny, FakeEmbedder())
+    assert sorted(report.changed) == ["baking.txt", "skills.md"]
+    loaded = store.load(tiny.index_dir, tiny)
+    assert loaded.manifest["chunker"] == build.CHUNKER_VERSION
+    assert all(p.words <= 45 for p in loaded.passages) and len(loaded.passages) > len(before)
+
+
+def test_a_keyword_index_saved_for_other_tokens_is_rewritten_even_when_no_document_changed(tiny, fake_embedder, monkeypatch):
+    import json
+
+    import assistant.retrieve as retrieve
+
+    sync(tiny, fake_embedder)
+    monkeypatch.setattr(retrieve, "TOKENIZER_VERSION", retrieve.TOKENIZER_VERSION + 1)
+    report = sync(tiny, FakeEmbedder())
+    assert not report.unchanged and report.embedded == 0
+    loaded = store.load(tiny.index_dir, tiny)
+    assert json.loads((loaded.keyword_dir / "meta.json").read_text())["tokenizer"] == retrieve.TOKENIZER_VERSION
+    assert sync(tiny, FakeEmbedder()).unchanged
+
+
 def test_a_second_build_while_the_lock_is_held_raises_busy(tiny, fake_embedder):
     from filelock import FileLock
 

@@ -115,3 +115,4 @@ def test_gaps_lists_abstained_questions(env):
     run("ask", "How long should I boil an egg?", env_extra=env)
     result = run("gaps", env_extra=env)
     assert result.returncode == 0 and "boil an egg" in result.stdout
+    assert "<!-- asked:" in result.stdout  # how a maintainer teaches a section the reader's wording

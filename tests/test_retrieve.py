@@ -69,6 +69,7 @@ def test_a_name_or_a_money_figure_the_sources_lack_is_found():
     assert lacks_figures("What salary does a junior ML engineer get?", texts)
     assert not lacks_figures("What salary does a junior get?", texts + ["Juniors often start near $90,000."])
     assert not lacks_figures("How much maths do I need?", texts)  # "how much" alone is not about money
+    assert lacks_figures("How do I negotiate stock options and a signing bonus?", texts)  # pay, if not a salary
 
 
 def test_the_rerank_promotes_a_passage_whose_best_sentence_leads():
