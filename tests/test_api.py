@@ -217,7 +217,7 @@ def test_a_question_in_a_readers_own_words_reaches_the_section_through_its_asked
 
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "eval.md").write_text(EVAL_DOC)
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, min_words=20, max_words=120)  # one passage per section
     bot = Assistant.load(settings=settings, embedder=embedder)
     assert bot.retrieve(question, k=1)[0].heading == "Data leakage"
     # Without the asked-question ranking the section's wording alone loses to a neighbour's.
