@@ -151,10 +151,9 @@ def _saved_counts(folder: Path, passages: int):
 
     import scipy.sparse as sp
 
+    if not KeywordIndex.is_current(folder, passages):
+        return None
     try:
-        meta = json.loads((folder / KeywordIndex.META).read_text())
-        if meta.get("tokenizer") != TOKENIZER_VERSION or meta.get("passages") != passages:
-            return None
         vocab = json.loads((folder / KeywordIndex.WORDS).read_text())
         counts = sp.load_npz(folder / _COUNTS).tocsr()
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
@@ -323,11 +322,10 @@ class KeywordIndex:
     @classmethod
     def load(cls, folder: Path, passages: int) -> KeywordIndex | None:
         """The saved index, or None when it is absent or was made for other tokens or another passage count."""
+        if not cls.is_current(folder, passages):
+            log.info("the saved keyword index in %s is stale or unreadable; rebuilding it in memory", folder)
+            return None
         try:
-            meta = json.loads((folder / cls.META).read_text())
-            if meta.get("tokenizer") != TOKENIZER_VERSION or meta.get("passages") != passages:
-                log.info("the saved keyword index in %s is stale; rebuilding it in memory", folder)
-                return None
             vocab = json.loads((folder / cls.WORDS).read_text())
             import bm25s
 
