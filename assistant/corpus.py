@@ -195,6 +195,7 @@ def _front_matter(name: str, text: str) -> tuple[dict, str]:
 
 _COMMENT = re.compile(r"[ \t]*<!--(.*?)-->", re.S)
 ASKED_KEY = "\x00asked"  # where `_parse_markdown` hands the asked questions to `parse_document`
+_ASKED_LINE = "\x00asked\x00"  # marks a question line between `_strip_comments` and `markdown_sections`
 
 
 def asked_questions(comment: str) -> list[str]:
@@ -220,7 +221,7 @@ def markdown_sections(text: str, asked: dict[str, list[str]] | None = None) -> t
     sees them); an `<!-- asked: ... -->` comment's questions go to `asked[heading path]` when given.
     """
     if "<!--" in text:
-        text = _strip_comments(text, asked)
+        text = _strip_comments(text)
     sections: list[tuple[str, list[str]]] = []
     stack: list[tuple[int, str]] = []
     h1: str | None = None
@@ -241,6 +242,10 @@ def markdown_sections(text: str, asked: dict[str, list[str]] | None = None) -> t
         blocks.clear()
 
     for line in text.split("\n"):
+        if line.startswith(_ASKED_LINE):  # never inside a fence: `_strip_comments` keeps those comments
+            if asked is not None:
+                asked.setdefault(HEADING_SEP.join(t for _, t in stack), []).append(line[len(_ASKED_LINE) :])
+            continue
         if _FENCE.match(line):
             in_fence = not in_fence
             current.append(line)
@@ -284,13 +289,12 @@ def _inline(text: str) -> str:
     return _EMPH.sub(r"\2", _LINK.sub(r"\1", text))
 
 
-def _strip_comments(text: str, asked: dict[str, list[str]] | None) -> str:
-    """`text` without HTML comments outside code fences; asked questions collected under their heading."""
+def _strip_comments(text: str) -> str:
+    """`text` without HTML comments outside code fences. An asked comment leaves one `_ASKED_LINE` line
+    per question, which `markdown_sections` files under the heading it is reading."""
     out: list[str] = []
-    stack: list[tuple[int, str]] = []
     in_fence = False
     pending: list[str] = []  # lines of a comment that spans lines
-    seen_h1 = False
     for line in text.split("\n"):
         if pending:
             pending.append(line)
@@ -303,19 +307,9 @@ def _strip_comments(text: str, asked: dict[str, list[str]] | None) -> str:
         if _FENCE.match(line):
             in_fence = not in_fence
         if in_fence or "<!--" not in line:
-            m = _HEADING.match(line) if not in_fence else None
-            if m:  # the heading path as `markdown_sections` makes it: the first H1 is the title
-                level = len(m.group(1))
-                if level == 1 and not seen_h1:
-                    seen_h1, stack = True, []
-                else:
-                    stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, _inline(m.group(2)))]
             out.append(line)
             continue
-        for comment in _COMMENT.findall(line):
-            questions = asked_questions(comment)
-            if questions and asked is not None:
-                asked.setdefault(HEADING_SEP.join(t for _, t in stack), []).extend(questions)
+        out.extend(_ASKED_LINE + q for comment in _COMMENT.findall(line) for q in asked_questions(comment))
         rest = _COMMENT.sub("", line)
         if rest.strip() or "\n" not in line:
             out.append(rest if rest.strip() else "")
