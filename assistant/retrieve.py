@@ -78,6 +78,11 @@ MIN_SENTENCE_WORDS = 3
 MAX_HINGE_WORDS = 12
 MAX_UNKNOWN_WORDS = 4
 
+#: A message of at least this many words and several sentences is searched twice: whole, and by the
+#: sentences that ask something (`asking_sentences`).
+FOCUS_MIN_WORDS = 40
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(]?[A-Z])")
+
 #: Passages whose sentence vectors a retriever keeps (about 8 sentences × 1.5 KB each per passage).
 SENTENCE_MEMO = 4096
 
@@ -102,6 +107,24 @@ def sentence_units(text: str) -> list[tuple[int, str, bool]]:
 def sentences_of(text: str) -> list[str]:
     """The texts of `sentence_units`, or the whole text when it has none (a passage of fragments)."""
     return [unit for _, unit, _ in sentence_units(text)] or [text.strip()]
+
+
+def asking_sentences(message: str) -> str:
+    """The sentences of a long, several-sentence message that end in "?", or "" when that is not a
+    narrower question than the whole (a short message, one sentence, no "?", or every sentence asks).
+
+    The background a career-changer gives first ("I'm learning Python in the evenings") pulls the
+    whole message's vector and keywords towards itself; the sentence that asks says what to find.
+
+    >>> asking_sentences("I ran projects for ten years, with budgets and clients. I'm learning Python in "
+    ...                  "the evenings and loving it. Do skills like mine count for anything in ML engineering?")
+    'Do skills like mine count for anything in ML engineering?'
+    """
+    if len(message.split()) < FOCUS_MIN_WORDS:
+        return ""
+    sentences = _SENTENCE_END.split(message.strip())
+    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    return " ".join(asking) if asking and len(asking) < len(sentences) else ""
 
 
 def words(text: str) -> list[str]:
@@ -477,6 +500,9 @@ class Retrieval:
     support: float | None = None
     #: Why the sources cannot answer although they are close (see `Retriever.finish`), or "".
     uncovered: str = ""
+    #: {source id: {sentence: cosine similarity to the question}} for the sources, so the composer can
+    #: quote the sentences that mean what was asked, not only those that share its words.
+    sentences: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
 
     @property
     def relevance(self) -> float:
@@ -550,16 +576,30 @@ class Retriever:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         repaired = self.repair_spelling(query[: self.settings.max_question_chars])
-        vector = self.embedder.encode_query(repaired)
-        dense = self.stored.search(vector, n)
+        focus = asking_sentences(repaired)
+        texts = [repaired, focus] if focus else [repaired]
+        vectors = self.embedder.encode(texts, query=True) if focus else [self.embedder.encode_query(repaired)]
+        found = []  # (dense, keyword, asked) per text; dense is kept in bm25 mode for the cosines
+        for text, vector in zip(texts, vectors):
+            found.append(
+                (
+                    self.stored.search(vector, n),
+                    self._bm25_ranking(text, n) if mode != "dense" else [],
+                    self._asked_ranking(vector, n) if mode == "hybrid" else [],
+                )
+            )
+        (dense, bm25, asked), rest = found[0], found[1:]
+        if mode == "bm25":  # dense rankings take no part; the whole message's gives the cosines only
+            rest = [([], keyword, asked_) for _, keyword, asked_ in rest]
         return Rankings(
             query=repaired,
-            vector=vector,
+            vector=vectors[0],
             dense=dense if mode != "bm25" else [],
-            bm25=self._bm25_ranking(repaired, n) if mode != "dense" else [],
+            bm25=bm25,
             best_cosine=dense[0][1] if dense else 0.0,
             cosine=dict(dense),
-            asked=self._asked_ranking(vector, n) if mode == "hybrid" else [],
+            asked=asked,
+            focus=rest[0] if rest else None,
         )
 
     def _asked_ranking(self, vector, n: int) -> list[int]:
@@ -617,7 +657,8 @@ class Retriever:
                 missing = "the sources give no figures for pay or prices"
             elif unknown := self.unfamiliar_subject(ranked.query, ranked.vector):
                 missing = f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}"
-        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, missing)
+        sentences = {source.id: scored[pos] for source, pos in zip(sources, order)}
+        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, missing, sentences)
 
     def hinging(self, query: str, vector, candidates: Sequence[str], hinge: float) -> list[str]:
         """Those of `candidates` (words or names of `query`) the question hinges on: without the word, the
@@ -706,6 +747,9 @@ class Rankings:
     best_cosine: float
     cosine: dict[int, float]
     asked: list[int] = field(default_factory=list)  # passages by their closest asked question (hybrid only)
+    #: (dense, keyword, asked) rankings of the message's asking sentences (`asking_sentences`), or None.
+    #: Fusion weighs them like the whole message's; scores and the abstain test use the whole message.
+    focus: tuple | None = None
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.-][A-Za-z0-9+#]+)*")
@@ -776,7 +820,12 @@ def fuse(ranked: Rankings, dense_weight: float, bm25_weight: float, rrf_k: int, 
         4th dense, 9th by keywords, 1st asked: 1.5/9 + 1/14 + 1.5/6 ≈ 0.488 wins
     """
     fused: dict[int, float] = {}
-    rankings = ((dense_weight, [pos for pos, _ in ranked.dense]), (bm25_weight, ranked.bm25), (asked_weight, ranked.asked))
+    lists = [(ranked.dense, ranked.bm25, ranked.asked)] + ([ranked.focus] if ranked.focus else [])
+    rankings = [
+        (weight, ranking)
+        for dense, bm25, asked in lists
+        for weight, ranking in ((dense_weight, [pos for pos, _ in dense]), (bm25_weight, bm25), (asked_weight, asked))
+    ]
     for weight, ranking in rankings:
         for rank, pos in enumerate(ranking, start=1):
             fused[pos] = fused.get(pos, 0.0) + weight / (rrf_k + rank)

@@ -74,3 +74,23 @@ def test_a_sentence_that_talks_to_a_model_is_never_quoted():
     answer = compose(query, Retrieval([src(1, text)], 0.8, query), 0.35)
     assert not answer.abstained and "feature" in answer.text.lower()
     assert "PWNED" not in answer.text and "Ignore" not in answer.text
+
+
+def test_a_lower_ranked_passage_whose_sentence_means_what_was_asked_is_quoted():
+    # Retrieval ranked the passages 1..4; by the meaning of their best sentence, the 4th answers best.
+    # Passages to quote fuse both ranks (1 / (1 + rank) each): 1st 1 + 1/2, 4th 1/4 + 1, 2nd 1/2 + 1/3,
+    # and the 3rd (1/3 + 1/4) is left out.
+    texts = [
+        "Python is the language most machine learning job adverts ask for.",
+        "Staff engineers set technical direction across several teams.",
+        "Junior engineers take well-scoped tasks with some guidance.",
+        "Explaining results to colleagues who are not specialists is part of the job.",
+    ]
+    sources = [src(i, text, doc=f"notes/{i}.md") for i, text in enumerate(texts, start=1)]
+    cosines = {f"id{i}": {text: c} for i, (text, c) in enumerate(zip(texts, (0.40, 0.38, 0.36, 0.70)), start=1)}
+    question = "Do my people skills count for anything as an ML engineer?"
+    answer = compose(question, Retrieval(sources, 0.7, question, sentences=cosines), 0.35)
+    assert sorted(s.doc for s in answer.sources) == ["notes/1.md", "notes/2.md", "notes/4.md"]
+    # Without sentence meanings the retrieval order alone decides.
+    answer = compose(question, Retrieval(sources, 0.7, question), 0.35)
+    assert sorted(s.doc for s in answer.sources) == ["notes/1.md", "notes/2.md", "notes/3.md"]

@@ -223,3 +223,54 @@ def test_a_question_in_a_readers_own_words_reaches_the_section_through_its_asked
     # Without the asked-question ranking the section's wording alone loses to a neighbour's.
     without = Assistant.load(settings=settings.replace(asked_weight=0.0), embedder=embedder)
     assert without.retrieve(question, k=1)[0].heading != "Data leakage"
+
+
+# ------------------------------------------------------------------------------------------ long messages
+
+WORK_DOC = """# Working as an ML engineer
+
+## Python for ML engineers
+
+Python is the main language of machine learning work, and most ML engineer job adverts ask for it.
+Libraries such as NumPy, pandas, scikit-learn and PyTorch are Python-first. Short daily exercises and a
+small project with pandas are a sensible way to learn it in the evenings or at weekends.
+
+## Why people skills count in ML teams
+
+ML engineers work inside teams and serve people who are not specialists. Explaining what a model can and
+cannot do in plain words, keeping expectations realistic and listening to worried colleagues decide whether
+a model is trusted and used. Hiring managers look for these abilities in behavioural interviews.
+
+## Career levels
+
+Junior engineers take well-scoped tasks with guidance; senior engineers own systems end to end; staff
+engineers set technical direction across several teams and mentor others. Promotion follows demonstrated
+impact over time rather than years of service alone.
+
+## The maths behind models
+
+Linear algebra describes data as vectors and matrices, calculus explains how gradient descent adjusts a
+model's weights, and probability and statistics describe uncertainty and tell a real improvement from noise.
+"""
+
+RAMBLING = (
+    "I taught secondary school science for twelve years, so I'm used to explaining hard ideas to teenagers and "
+    "calming worried parents at evening meetings. These days I spend my weekends on Python exercises and a small "
+    "pandas project about exam results. Everyone online seems to care only about code. Will being good at "
+    "explaining things and dealing with people help me at all as an ML engineer?"
+)
+
+
+def test_a_long_message_finds_what_its_question_asks_not_what_its_background_mentions(tmp_path, embedder, monkeypatch):
+    from conftest import make_settings
+
+    import assistant.retrieve
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "work.md").write_text(WORK_DOC)
+    bot = Assistant.load(settings=make_settings(tmp_path, min_words=20, max_words=120), embedder=embedder)
+    answer = bot.ask(RAMBLING, log_gaps=False)
+    assert not answer.abstained and answer.sources[0].heading == "Why people skills count in ML teams"
+    # Searched whole only, the message's background (Python, pandas, weekends) wins.
+    monkeypatch.setattr(assistant.retrieve, "FOCUS_MIN_WORDS", 10**6)
+    assert bot.retrieve(RAMBLING, k=1)[0].heading == "Python for ML engineers"

@@ -81,3 +81,31 @@ def test_the_rerank_promotes_a_passage_whose_best_sentence_leads():
     best = {10: 0.30, 11: 0.35, 12: 0.80}
     assert rerank(order, best, weight=1.5, rrf_k=5) == [12, 11, 10]
     assert rerank(order, best, weight=0.0, rrf_k=5) == order
+
+
+BACKGROUND = (
+    "I managed building projects for ten years, with budgets, clients and stubborn engineers. I'm learning "
+    "Python in the evenings and I love it. My worry is that everyone online talks only about code, models and maths."
+)
+
+
+def test_a_long_message_is_also_searched_by_the_sentences_that_ask():
+    from assistant.retrieve import asking_sentences
+
+    ask = "Do people skills like mine count for anything in ML engineering?"
+    assert asking_sentences(f"{BACKGROUND} {ask}") == ask
+    assert asking_sentences(f"I manage projects. {ask}") == ""  # short: its asking sentence leans on the rest
+    assert asking_sentences(f"{BACKGROUND} {BACKGROUND}") == ""  # nothing asks
+    assert asking_sentences(f"{ask} {ask} {ask} {ask}") == ""  # every sentence asks: no narrower question
+
+
+def test_fusion_weighs_the_asking_sentences_rankings_like_the_whole_messages():
+    from dataclasses import replace
+
+    from assistant.retrieve import Rankings, fuse
+
+    whole = Rankings(query="q", vector=None, dense=[(1, 0.9), (2, 0.8)], bm25=[1, 2], best_cosine=0.9, cosine={}, asked=[1, 2])
+    assert fuse(whole, 1.0, 1.0, 5, 1.0) == [1, 2]
+    # Passage 2 is 2nd for the whole message and 1st for its asking sentence: 3/7 + 3/6 beats 1's 3/6.
+    focused = replace(whole, focus=([(2, 0.7), (3, 0.6)], [2, 3], [2, 3]))
+    assert fuse(focused, 1.0, 1.0, 5, 1.0) == [2, 1, 3]
