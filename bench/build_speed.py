@@ -1,4 +1,4 @@
-"""Build: passages per second of a full index build, against bare `model.encode` of the same passages.
+"""Build: passages per second of a full index build, against bare `model.encode` of the same texts.
 
     .venv/bin/python bench/build_speed.py [--copies 3] [--rounds 2] [--json]
 
@@ -8,7 +8,8 @@ sub-folder, so every passage is distinct and is embedded). Each round runs, back
 * a full build, `build.sync(rebuild=True)` into an empty index folder (so the embedding cache is empty):
   discovery, parsing and chunking, cache look-ups, encoding, the FAISS index, the BM25 index, writing and
   checksumming the generation; the time inside the model is recorded separately;
-* the floor: one `model.encode(texts, batch_size=32)` of the same passages' embedding texts.
+* the floor: `model.encode(texts, batch_size=32)` of the same passages' embedding texts, then of their
+  asked questions (`<!-- asked: -->`), which a build embeds too.
 
 Prints passages per second of each, the ratio build time / encode time (target at most 1.15), and where
 the rest of the build time went.
@@ -86,11 +87,15 @@ def run(args, embedder=None) -> dict:
             t0 = time.perf_counter()
             report = sync(settings, timed_embedder, rebuild=True)
             build_s = time.perf_counter() - t0
-            texts = [p.embedding_text() for p in store.load(settings.index_dir, settings).passages]
+            passages = store.load(settings.index_dir, settings).passages
+            texts = [p.embedding_text() for p in passages]
+            questions = [q for p in passages for q in p.asked]
             t0 = time.perf_counter()
-            model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            for batch in (texts, questions):
+                if batch:
+                    model.encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
             encode_s = time.perf_counter() - t0
-            rounds.append({"passages": report.passages, "build_s": round(build_s, 3), "encode_s": round(encode_s, 3),
+            rounds.append({"passages": report.passages, "questions": len(questions), "build_s": round(build_s, 3), "encode_s": round(encode_s, 3),
                            "build_encode_s": round(timed_embedder.seconds, 3), "build_other_s": round(build_s - timed_embedder.seconds, 3)})
         best = min(rounds, key=lambda r: r["build_s"] / r["encode_s"])
         med = sorted(rounds, key=lambda r: r["build_s"] / r["encode_s"])[len(rounds) // 2]
@@ -115,7 +120,7 @@ def main(argv=None, embedder=None) -> int:
     if result is None:
         return 0
     for r in result["rounds"]:
-        print(f"{r['passages']} passages: build {r['build_s']}s (model {r['build_encode_s']}s, rest {r['build_other_s']}s); "
+        print(f"{r['passages']} passages, {r['questions']} asked questions: build {r['build_s']}s (model {r['build_encode_s']}s, rest {r['build_other_s']}s); "
               f"bare encode {r['encode_s']}s")
     print(f"build {result['build_passages_per_s']} passages/s, bare encode {result['encode_passages_per_s']} passages/s: "
           f"build/encode {result['build_over_encode']}x (median round; best {result['best_build_over_encode']}x; target <= {result['target']}x)")

@@ -575,14 +575,17 @@ def test_every_note_has_complete_front_matter_and_a_400_to_1200_word_body(path):
     assert 400 <= count <= 1200, f"{path.name}: body has {count} words"
 
 
-def _questions() -> list[dict]:
-    lines = (DATA / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+def _questions(name: str = "questions.jsonl") -> list[dict]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def test_every_expected_document_of_the_question_set_exists_in_the_corpus():
+@pytest.mark.parametrize("name", ["questions.jsonl", "blind.jsonl"])
+def test_every_expected_document_of_the_question_sets_exists_in_the_corpus(name):
     known = {p.as_posix() for p in REAL_FILES}
-    for q in _questions():
+    questions = _questions(name)
+    assert len({q["id"] for q in questions}) == len(questions)
+    for q in questions:
         for doc in q.get("expected", []):
             assert doc in known, f"{q['id']}: {doc} is not in corpus/"
 

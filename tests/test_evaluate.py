@@ -69,6 +69,15 @@ def test_follow_ups_messily_typed_and_plain_language_questions_find_the_right_do
     assert by_type["plain"]["hit@5"] >= 0.9
 
 
+def test_a_blind_set_written_after_the_defaults_finds_and_cites_the_right_documents(bot):
+    # tests/data/blind.jsonl: 70 questions by a helper who read only corpus/, measured before the change
+    # that followed (docs/evaluation.md). Its abstention figures are below target and not asserted here.
+    report = evaluate(bot, load_cases(DATA / "blind.jsonl"), modes=("hybrid",))
+    assert report["modes"]["hybrid"]["hit@5"] >= 0.95 and report["modes"]["hybrid"]["mrr@10"] >= 0.9
+    assert report["answers"]["citations_resolve"] == 1.0
+    assert report["answers"]["citation_validity"] >= 0.95
+
+
 def test_eval_command_prints_json_and_saves_the_threshold_plot(real_settings, tmp_path):
     env = {
         **os.environ,
