@@ -57,7 +57,11 @@ class Settings:
     rerank_depth: int = 30
     sentence_weight: float = 0.0
     #: Below this cosine similarity of the best sentence of the sources, the corpus is taken to have nothing.
-    threshold: float = 0.35
+    threshold: float = 0.36
+    #: An asked question of the sources also counts as support, less this much: a question matches
+    #: another question more closely than it matches any answer, so "LoRA" is 0.29 from its best sentence
+    #: but 0.90 from "What is LoRA and why does it make fine-tuning cheaper?". 1 or more turns it off.
+    asked_offset: float = 0.135
     #: A question whose similarity to itself without one word the corpus never uses falls below this
     #: hinges on that word: the corpus cannot answer it ("What qualifications does a chef need?").
     unknown_word_hinge: float = 0.865
@@ -120,8 +124,8 @@ class Settings:
             raise InputError("top_k must be at least 1")
         if self.rerank_depth < 0 or self.sentence_weight < 0:
             raise InputError("rerank_depth and sentence_weight must be 0 or more")
-        if min(self.dense_weight, self.bm25_weight, self.asked_weight) < 0:
-            raise InputError("dense_weight, bm25_weight and asked_weight must be 0 or more")
+        if min(self.dense_weight, self.bm25_weight, self.asked_weight, self.asked_offset) < 0:
+            raise InputError("dense_weight, bm25_weight, asked_weight and asked_offset must be 0 or more")
         if not 0 < self.min_words <= self.max_words:
             raise InputError("min_words must be positive and not above max_words")
         if not 0 <= self.overlap_words < self.max_words // 2:

@@ -190,7 +190,7 @@ def plot(report: dict, path: Path) -> None:
     ax.plot(xs, [row["precision"] for row in report["sweep"]], label="abstention precision", marker=".")
     ax.plot(xs, [row["recall"] for row in report["sweep"]], label="abstention recall", marker=".")
     ax.axvline(report["answers"]["threshold"], color="grey", linestyle="--", label="chosen threshold")
-    ax.set_xlabel("threshold (cosine similarity of the best sentence)")
+    ax.set_xlabel("threshold (best sentence's cosine, or an asked question's less the offset)")
     ax.set_ylim(-0.02, 1.05)
     ax.set_title(f"Abstention on {report['questions']} labelled questions")
     ax.legend(loc="lower left")

@@ -495,8 +495,9 @@ class Retrieval:
     sources: list[Source]
     best_cosine: float
     query: str  # the text actually searched (after spelling repair and follow-up condensing)
-    #: The best cosine similarity between the question and one sentence of the sources (None: unknown,
-    #: then the best passage's cosine stands in). The abstain test compares this with the threshold.
+    #: What the abstain test compares with the threshold: the best cosine similarity between the question
+    #: and one sentence of the sources, or one of their asked questions less `Settings.asked_offset`,
+    #: whichever is higher (None: unknown, then the best passage's cosine stands in).
     support: float | None = None
     #: Why the sources cannot answer although they are close (see `Retriever.finish`), or "".
     uncovered: str = ""
@@ -585,10 +586,10 @@ class Retriever:
                 (
                     self.stored.search(vector, n),
                     self._bm25_ranking(text, n) if mode != "dense" else [],
-                    self._asked_ranking(vector, n) if mode == "hybrid" else [],
+                    self._asked_ranking(vector, n) if mode == "hybrid" else {},
                 )
             )
-        (dense, bm25, asked), rest = found[0], found[1:]
+        (dense, bm25, asked), rest = found[0], [(d, b, list(a)) for d, b, a in found[1:]]
         if mode == "bm25":  # dense rankings take no part; the whole message's gives the cosines only
             rest = [([], keyword, asked_) for _, keyword, asked_ in rest]
         return Rankings(
@@ -598,12 +599,14 @@ class Retriever:
             bm25=bm25,
             best_cosine=dense[0][1] if dense else 0.0,
             cosine=dict(dense),
-            asked=asked,
+            asked=list(asked),
+            asked_cosine=asked,
             focus=rest[0] if rest else None,
         )
 
-    def _asked_ranking(self, vector, n: int) -> list[int]:
-        """The `n` passages whose closest asked question is nearest the question, best first.
+    def _asked_ranking(self, vector, n: int) -> dict[int, float]:
+        """The `n` passages whose closest asked question is nearest the question, best first, each with
+        that question's cosine similarity.
 
         Question to question is what the model was trained hardest on, so a reader's own words reach a
         section through the questions written for it when the section's wording is too far from theirs.
@@ -612,14 +615,14 @@ class Retriever:
 
         matrix, owners = self.stored.asked()
         if not len(owners):
-            return []
+            return {}
         cosines = matrix @ np.asarray(vector, dtype=np.float32)
         best: dict[int, float] = {}
         for row in np.argsort(-cosines, kind="stable"):  # best first: a passage's first row is its best
             best.setdefault(int(owners[row]), float(cosines[row]))
             if len(best) >= n:
                 break
-        return list(best)
+        return best
 
     def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
         """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25").
@@ -646,12 +649,15 @@ class Retriever:
         if unscored:
             scored.update(self.sentence_scores(unscored, ranked.vector))
         support = max((cos for pos in order for cos in scored[pos].values()), default=0.0)
+        asked = max((ranked.asked_cosine.get(pos, 0.0) for pos in order), default=0.0)
+        support = max(support, asked - s.asked_offset)
         sources = [self.source(pos, ranked) for pos in order]
         missing = ""
         if support >= s.threshold:  # only a question that would be answered needs the closer look
             texts = [source.text for source in sources]
-            absent = self.hinging(ranked.query, ranked.vector, absent_names(ranked.query, texts), s.name_hinge)
-            if absent:
+            if asks_for_writing(ranked.query):
+                missing = "this assistant only quotes its sources: it cannot write, draft or translate for you"
+            elif absent := self.hinging(ranked.query, ranked.vector, absent_names(ranked.query, texts), s.name_hinge):
                 missing = f"the sources never mention {', '.join(absent)}"
             elif lacks_figures(ranked.query, texts):
                 missing = "the sources give no figures for pay or prices"
@@ -747,6 +753,7 @@ class Rankings:
     best_cosine: float
     cosine: dict[int, float]
     asked: list[int] = field(default_factory=list)  # passages by their closest asked question (hybrid only)
+    asked_cosine: dict[int, float] = field(default_factory=dict)  # ... and that question's cosine
     #: (dense, keyword, asked) rankings of the message's asking sentences (`asking_sentences`), or None.
     #: Fusion weighs them like the whole message's; scores and the abstain test use the whole message.
     focus: tuple | None = None
@@ -775,6 +782,26 @@ def names(question: str) -> list[str]:
             if i > 0 and word[0].isupper() and word not in ("I", "I'm") and not (word.isupper() and not any(c.isdigit() for c in word)):
                 found.append(word)
     return found
+
+
+_POLITE = r"^\s*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+_AUTHORING = re.compile(
+    _POLITE + r"(?:(?:write|draft|translate|compose|rewrite|proofread|generate)\b|(?:make|create|build|design)\s+me\b)",
+    re.I,
+)
+
+
+def asks_for_writing(question: str) -> bool:
+    """Whether `question` asks the assistant to write something (code, a letter, a translation, a plan
+    made for the reader) rather than asks what the sources say. An extractive assistant can only quote;
+    close passages ("PyTorch", "cover letter") would otherwise be quoted as if they were the work.
+
+    >>> asks_for_writing("Can you write the PyTorch code for an attention layer?")
+    True
+    >>> asks_for_writing("How do I write clean, testable ML code?")
+    False
+    """
+    return bool(_AUTHORING.search(question))
 
 
 def lacks_figures(question: str, texts: Sequence[str]) -> bool:

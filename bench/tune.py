@@ -1,15 +1,20 @@
 """Choose retrieval and abstention defaults on one half of the labelled set, report them on the other.
 
-    .venv/bin/python bench/tune.py [--questions tests/data/questions.jsonl] [--json] [--quick]
+    .venv/bin/python bench/tune.py [--questions tests/data/questions.jsonl] [--also-tune FILE] [--json] [--quick]
 
 For each passage size it builds an index of the real corpus in a temporary folder and computes the dense
-and BM25 rankings of every question once. On the "tune" half it then chooses, in this order:
+and BM25 rankings of every question once. On the tune side (the "tune" half of the labelled set, plus
+`--also-tune`: the blind set, written later) it then chooses, in this order:
 
 1. the fusion (dense, BM25 and asked-question weights, rrf_k) and the sentence re-ranking (weight,
    depth) with the best mean of hit@5, MRR@10 and citation validity (within half a question's worth of
    the best, the one with less re-ranking, then the one leaning less on asked questions);
-2. the abstention threshold on the best sentence's cosine: the highest one whose abstention precision is
-   still >= 0.9 (the target), because answering a question the corpus cannot answer is the worse mistake;
+2. the abstention threshold: the highest one whose abstention precision is still >= 0.9 (the target),
+   because answering a question the corpus cannot answer is the worse mistake (asked questions count as
+   support at the offset the settings hold); then how much an asked question counts
+   (`Settings.asked_offset`): the middle of the widest run of offsets with the best abstention F1 at that
+   threshold. The name and word checks are off in this step, so the asked questions alone must keep out
+   what those checks would catch;
 3. the name hinge (`Settings.name_hinge`), then the unknown-word hinge (`Settings.unknown_word_hinge`):
    each the middle of the widest run of values with the best abstention F1;
 
@@ -151,8 +156,11 @@ def tune_size(runner: Runner, tune, test, base: Settings) -> dict:
     near = [g for g in grid if g[0] >= best - 0.5 / max(1, sum(c.in_scope for c in tune))]
     near.sort(key=lambda g: (g[1], g[2], -g[0], g[3]))
     *_, chosen, tune_metrics = near[0]
-    threshold = highest_threshold(runner.scores(tune, chosen.replace(unknown_word_hinge=0.0, name_hinge=0.0)))
-    chosen = chosen.replace(threshold=threshold)
+    no_checks = chosen.replace(unknown_word_hinge=0.0, name_hinge=0.0)
+    threshold = highest_threshold(runner.scores(tune, no_checks))
+    offsets = [o / 100 for o in range(0, 101)]
+    offset = middle_of_best_run(offsets, lambda o: f1(runner.scores(tune, no_checks.replace(asked_offset=o)), threshold))
+    chosen = chosen.replace(threshold=threshold, asked_offset=offset)
     hinges = [h / 100 for h in range(60, 100)]
     name_hinge = middle_of_best_run(
         hinges, lambda h: f1(runner.scores(tune, chosen.replace(name_hinge=h, unknown_word_hinge=0.0)), threshold)
@@ -170,6 +178,7 @@ def tune_size(runner: Runner, tune, test, base: Settings) -> dict:
             "sentence_weight": chosen.sentence_weight,
             "rerank_depth": chosen.rerank_depth,
             "threshold": threshold,
+            "asked_offset": offset,
             "name_hinge": name_hinge,
             "unknown_word_hinge": hinge,
         },
@@ -189,9 +198,11 @@ def main() -> int:
     ap.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--quick", action="store_true", help="only the default passage size")
+    ap.add_argument("--also-tune", default=str(ROOT / "tests/data/blind.jsonl"), help="more questions for the tune side ('' for none)")
     args = ap.parse_args()
-    cases = load_cases(Path(args.questions))
-    tune = load_cases(Path(args.questions), "tune")
+    extra = load_cases(Path(args.also_tune)) if args.also_tune else []
+    cases = load_cases(Path(args.questions)) + extra
+    tune = load_cases(Path(args.questions), "tune") + extra
     test = load_cases(Path(args.questions), "test")
     embedder = Embedder(Settings())
     results = {"tune_questions": len(tune), "test_questions": len(test), "sizes": []}

@@ -274,3 +274,50 @@ def test_a_long_message_finds_what_its_question_asks_not_what_its_background_men
     # Searched whole only, the message's background (Python, pandas, weekends) wins.
     monkeypatch.setattr(assistant.retrieve, "FOCUS_MIN_WORDS", 10**6)
     assert bot.retrieve(RAMBLING, k=1)[0].heading == "Python for ML engineers"
+
+
+# ------------------------------------------------------------------------------------------ what is refused
+
+TUNING_DOC = """# Adapting large models
+
+## Parameter-efficient fine-tuning
+
+<!-- asked:
+- What is LoRA?
+-->
+
+Fine-tuning a language model means further training it on your own examples; it suits a consistent style,
+format or narrow task, while retrieval is simpler for adding facts. Parameter-efficient methods such as LoRA
+train small adapter weights instead of the whole model, cutting memory needs. Compare any tuned model with a
+prompted baseline on held-out examples before adopting it.
+
+## Prompting first
+
+Before any fine-tuning, try prompting: clear instructions, a few worked examples and retrieved context often
+get most of the way, at no training cost. Fine-tune only when prompting plateaus and enough labelled examples
+exist to show a measurable gain on a held-out set.
+"""
+
+
+def test_a_bare_term_is_answered_when_it_matches_a_question_the_section_says_it_answers(tmp_path, embedder):
+    from conftest import make_settings
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "tuning.md").write_text(TUNING_DOC)
+    settings = make_settings(tmp_path, min_words=20, max_words=120)
+    answer = Assistant.load(settings=settings, embedder=embedder).ask("LoRA?", log_gaps=False)
+    assert not answer.abstained and answer.sources[0].heading == "Parameter-efficient fine-tuning"
+    # Its sentences alone are too far from two words to pass the threshold.
+    without = Assistant.load(settings=settings.replace(asked_offset=1.0), embedder=embedder).ask("LoRA?", log_gaps=False)
+    assert without.abstained
+
+
+def test_a_request_to_write_code_is_refused_with_the_reason(bot, monkeypatch):
+    import assistant.retrieve
+
+    request = "Can you write me the Python code for a scikit-learn pipeline that avoids data leakage?"
+    answer = bot.ask(request, log_gaps=False)
+    assert answer.abstained and "cannot write" in answer.note
+    # Close passages exist: without the check it would quote them as if they were the code.
+    monkeypatch.setattr(assistant.retrieve, "asks_for_writing", lambda question: False)
+    assert not bot.ask(request, log_gaps=False).abstained

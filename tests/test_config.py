@@ -23,6 +23,8 @@ def test_invalid_values_are_refused():
         Settings(top_k=0).validated()
     with pytest.raises(InputError):
         Settings.from_env({"ASSISTANT_ANSWER_MODE": "poetry"})
+    with pytest.raises(InputError):
+        Settings.from_env({"ASSISTANT_ASKED_OFFSET": "-0.1"})
 
 
 def test_model_name_follows_the_model_path():

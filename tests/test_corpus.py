@@ -580,7 +580,7 @@ def _questions(name: str = "questions.jsonl") -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-@pytest.mark.parametrize("name", ["questions.jsonl", "blind.jsonl"])
+@pytest.mark.parametrize("name", ["questions.jsonl", "blind.jsonl", "blind-refusals.jsonl"])
 def test_every_expected_document_of_the_question_sets_exists_in_the_corpus(name):
     known = {p.as_posix() for p in REAL_FILES}
     questions = _questions(name)

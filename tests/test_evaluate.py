@@ -69,13 +69,17 @@ def test_follow_ups_messily_typed_and_plain_language_questions_find_the_right_do
     assert by_type["plain"]["hit@5"] >= 0.9
 
 
-def test_a_blind_set_written_after_the_defaults_finds_and_cites_the_right_documents(bot):
-    # tests/data/blind.jsonl: 70 questions by a helper who read only corpus/, measured before the change
-    # that followed (docs/evaluation.md). Its abstention figures are below target and not asserted here.
-    report = evaluate(bot, load_cases(DATA / "blind.jsonl"), modes=("hybrid",))
+@pytest.mark.parametrize("name", ["blind.jsonl", "blind-refusals.jsonl"])
+def test_blind_sets_written_after_the_defaults_find_cite_and_refuse_nearly_as_well(bot, name):
+    # Written by helpers who read only corpus/ (docs/evaluation.md says what was changed after reading
+    # them). Retrieval and citations must meet the targets; abstention recall is below its 0.9 target on
+    # these sets (near-miss questions on topics the corpus only names), so its floors guard against
+    # regression, not for the target.
+    report = evaluate(bot, load_cases(DATA / name), modes=("hybrid",))
     assert report["modes"]["hybrid"]["hit@5"] >= 0.95 and report["modes"]["hybrid"]["mrr@10"] >= 0.9
     assert report["answers"]["citations_resolve"] == 1.0
     assert report["answers"]["citation_validity"] >= 0.95
+    assert report["answers"]["abstention_precision"] >= 0.85 and report["answers"]["abstention_recall"] >= 0.75
 
 
 def test_eval_command_prints_json_and_saves_the_threshold_plot(real_settings, tmp_path):

@@ -1,5 +1,7 @@
 """Keyword side of retrieval and follow-up condensing (pure logic)."""
 
+import pytest
+
 from assistant.api import condense
 from assistant.retrieve import stem, tokenize
 
@@ -109,3 +111,23 @@ def test_fusion_weighs_the_asking_sentences_rankings_like_the_whole_messages():
     # Passage 2 is 2nd for the whole message and 1st for its asking sentence: 3/7 + 3/6 beats 1's 3/6.
     focused = replace(whole, focus=([(2, 0.7), (3, 0.6)], [2, 3], [2, 3]))
     assert fuse(focused, 1.0, 1.0, 5, 1.0) == [2, 1, 3]
+
+
+@pytest.mark.parametrize(
+    "question, writing",
+    [
+        ("Write me a Python script that scrapes job listings.", True),
+        ("Can you draft a cover letter for a junior ML role?", True),
+        ("please translate my LinkedIn headline into German", True),
+        ("Make me a 12-week study timetable for PyTorch.", True),
+        ("How do I write clean, testable ML code?", False),
+        ("What should a cover letter for an ML job say?", False),
+        ("Explain what a feature store is in simple terms.", False),
+        ("List the main things an ML engineer is responsible for.", False),
+        ("Make my model faster?", False),
+    ],
+)
+def test_a_request_to_write_something_is_told_from_a_question(question, writing):
+    from assistant.retrieve import asks_for_writing
+
+    assert asks_for_writing(question) is writing
