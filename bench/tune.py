@@ -10,11 +10,8 @@ and BM25 rankings of every question once. On the tune side (the "tune" half of t
    depth) with the best mean of hit@5, MRR@10 and citation validity (within half a question's worth of
    the best, the one with less re-ranking, then the one leaning less on asked questions);
 2. the abstention threshold: the highest one whose abstention precision is still >= 0.9 (the target),
-   because answering a question the corpus cannot answer is the worse mistake (asked questions count as
-   support at the offset the settings hold); then how much an asked question counts
-   (`Settings.asked_offset`): the middle of the widest run of offsets with the best abstention F1 at that
-   threshold. The name and word checks are off in this step, so the asked questions alone must keep out
-   what those checks would catch;
+   because answering a question the corpus cannot answer is the worse mistake. Asked questions count as
+   support at `Settings.asked_offset`, which is set by hand, not tuned (docs/evaluation.md says why);
 3. the name hinge (`Settings.name_hinge`), then the unknown-word hinge (`Settings.unknown_word_hinge`):
    each the middle of the widest run of values with the best abstention F1;
 
@@ -156,11 +153,8 @@ def tune_size(runner: Runner, tune, test, base: Settings) -> dict:
     near = [g for g in grid if g[0] >= best - 0.5 / max(1, sum(c.in_scope for c in tune))]
     near.sort(key=lambda g: (g[1], g[2], -g[0], g[3]))
     *_, chosen, tune_metrics = near[0]
-    no_checks = chosen.replace(unknown_word_hinge=0.0, name_hinge=0.0)
-    threshold = highest_threshold(runner.scores(tune, no_checks))
-    offsets = [o / 100 for o in range(0, 101)]
-    offset = middle_of_best_run(offsets, lambda o: f1(runner.scores(tune, no_checks.replace(asked_offset=o)), threshold))
-    chosen = chosen.replace(threshold=threshold, asked_offset=offset)
+    threshold = highest_threshold(runner.scores(tune, chosen.replace(unknown_word_hinge=0.0, name_hinge=0.0)))
+    chosen = chosen.replace(threshold=threshold)
     hinges = [h / 100 for h in range(60, 100)]
     name_hinge = middle_of_best_run(
         hinges, lambda h: f1(runner.scores(tune, chosen.replace(name_hinge=h, unknown_word_hinge=0.0)), threshold)
@@ -178,7 +172,7 @@ def tune_size(runner: Runner, tune, test, base: Settings) -> dict:
             "sentence_weight": chosen.sentence_weight,
             "rerank_depth": chosen.rerank_depth,
             "threshold": threshold,
-            "asked_offset": offset,
+            "asked_offset": chosen.asked_offset,
             "name_hinge": name_hinge,
             "unknown_word_hinge": hinge,
         },
