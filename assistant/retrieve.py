@@ -573,7 +573,8 @@ class Retriever:
         return keywords.ranking(tokens, n)
 
     def rankings(self, query: str, n: int, mode: str = "hybrid") -> Rankings:
-        """The raw dense and keyword rankings (top `n` each) that fusion combines."""
+        """The raw dense, keyword and asked-question rankings (top `n` each) that fusion combines: of the
+        whole message, and of its asking sentences too when it is long (`asking_sentences`)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         repaired = self.repair_spelling(query[: self.settings.max_question_chars])
