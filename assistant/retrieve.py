@@ -81,7 +81,6 @@ MAX_UNKNOWN_WORDS = 4
 #: A message of at least this many words and several sentences is searched twice: whole, and by the
 #: sentences that ask something (`asking_sentences`).
 FOCUS_MIN_WORDS = 40
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(]?[A-Z])")
 
 #: Passages whose sentence vectors a retriever keeps (about 8 sentences × 1.5 KB each per passage).
 SENTENCE_MEMO = 4096
@@ -116,14 +115,15 @@ def asking_sentences(message: str) -> str:
     The background a career-changer gives first ("I'm learning Python in the evenings") pulls the
     whole message's vector and keywords towards itself; the sentence that asks says what to find.
 
-    >>> asking_sentences("I ran projects for ten years, with budgets and clients. I'm learning Python in "
-    ...                  "the evenings and loving it. Do skills like mine count for anything in ML engineering?")
+    >>> asking_sentences("I ran building projects for ten years, with budgets, clients and stubborn engineers. "
+    ...                  "I'm learning Python in the evenings and loving it. Everyone online talks only about "
+    ...                  "code and maths. Do skills like mine count for anything in ML engineering?")
     'Do skills like mine count for anything in ML engineering?'
     """
     if len(message.split()) < FOCUS_MIN_WORDS:
         return ""
-    sentences = _SENTENCE_END.split(message.strip())
-    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    sentences = split_sentences(message)
+    asking = [s for s in sentences if s.endswith("?")]
     return " ".join(asking) if asking and len(asking) < len(sentences) else ""
 
 
@@ -579,30 +579,29 @@ class Retriever:
             raise ValueError(f"mode must be one of {MODES}")
         repaired = self.repair_spelling(query[: self.settings.max_question_chars])
         focus = asking_sentences(repaired)
-        texts = [repaired, focus] if focus else [repaired]
-        vectors = self.embedder.encode(texts, query=True) if focus else [self.embedder.encode_query(repaired)]
-        found = []  # (dense, keyword, asked) per text; dense is kept in bm25 mode for the cosines
-        for text, vector in zip(texts, vectors):
-            found.append(
-                (
-                    self.stored.search(vector, n),
-                    self._bm25_ranking(text, n) if mode != "dense" else [],
-                    self._asked_ranking(vector, n) if mode == "hybrid" else {},
-                )
-            )
-        (dense, bm25, asked), rest = found[0], [(d, b, list(a)) for d, b, a in found[1:]]
-        if mode == "bm25":  # dense rankings take no part; the whole message's gives the cosines only
-            rest = [([], keyword, asked_) for _, keyword, asked_ in rest]
+        if focus:  # one batch for both
+            vector, focus_vector = self.embedder.encode([repaired, focus], query=True)
+        else:
+            vector = self.embedder.encode_query(repaired)
+        dense, bm25, asked = self._ranked(repaired, vector, n, mode)
+        scored = dense if mode != "bm25" else self.stored.search(vector, n)  # bm25 mode still shows cosines
         return Rankings(
             query=repaired,
-            vector=vectors[0],
-            dense=dense if mode != "bm25" else [],
+            vector=vector,
+            dense=dense,
             bm25=bm25,
-            best_cosine=dense[0][1] if dense else 0.0,
-            cosine=dict(dense),
-            asked=list(asked),
-            asked_cosine=asked,
-            focus=rest[0] if rest else None,
+            best_cosine=scored[0][1] if scored else 0.0,
+            cosine=dict(scored),
+            asked=asked,
+            focus=self._ranked(focus, focus_vector, n, mode) if focus else None,
+        )
+
+    def _ranked(self, text: str, vector, n: int, mode: str) -> tuple[list, list, dict]:
+        """The (dense, keyword, asked-question) rankings of one text, each empty when `mode` leaves it out."""
+        return (
+            self.stored.search(vector, n) if mode != "bm25" else [],
+            self._bm25_ranking(text, n) if mode != "dense" else [],
+            self._asked_ranking(vector, n) if mode == "hybrid" else {},
         )
 
     def _asked_ranking(self, vector, n: int) -> dict[int, float]:
@@ -650,7 +649,7 @@ class Retriever:
         if unscored:
             scored.update(self.sentence_scores(unscored, ranked.vector))
         support = max((cos for pos in order for cos in scored[pos].values()), default=0.0)
-        asked = max((ranked.asked_cosine.get(pos, 0.0) for pos in order), default=0.0)
+        asked = max((ranked.asked.get(pos, 0.0) for pos in order), default=0.0)
         support = max(support, asked - s.asked_offset)
         sources = [self.source(pos, ranked) for pos in order]
         missing = ""
@@ -753,8 +752,8 @@ class Rankings:
     bm25: list[int]
     best_cosine: float
     cosine: dict[int, float]
-    asked: list[int] = field(default_factory=list)  # passages by their closest asked question (hybrid only)
-    asked_cosine: dict[int, float] = field(default_factory=dict)  # ... and that question's cosine
+    #: {passage: cosine of its closest asked question}, best first (hybrid only).
+    asked: dict[int, float] = field(default_factory=dict)
     #: (dense, keyword, asked) rankings of the message's asking sentences (`asking_sentences`), or None.
     #: Fusion weighs them like the whole message's; scores and the abstain test use the whole message.
     focus: tuple | None = None

@@ -106,10 +106,10 @@ def test_fusion_weighs_the_asking_sentences_rankings_like_the_whole_messages():
 
     from assistant.retrieve import Rankings, fuse
 
-    whole = Rankings(query="q", vector=None, dense=[(1, 0.9), (2, 0.8)], bm25=[1, 2], best_cosine=0.9, cosine={}, asked=[1, 2])
+    whole = Rankings(query="q", vector=None, dense=[(1, 0.9), (2, 0.8)], bm25=[1, 2], best_cosine=0.9, cosine={}, asked={1: 0.8, 2: 0.7})
     assert fuse(whole, 1.0, 1.0, 5, 1.0) == [1, 2]
     # Passage 2 is 2nd for the whole message and 1st for its asking sentence: 3/7 + 3/6 beats 1's 3/6.
-    focused = replace(whole, focus=([(2, 0.7), (3, 0.6)], [2, 3], [2, 3]))
+    focused = replace(whole, focus=([(2, 0.7), (3, 0.6)], [2, 3], {2: 0.7, 3: 0.6}))
     assert fuse(focused, 1.0, 1.0, 5, 1.0) == [2, 1, 3]
 
 
