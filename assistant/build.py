@@ -26,7 +26,7 @@ from .config import Settings
 from .corpus import CHUNKER_VERSION, Passage, chunk, discover, sha256_bytes
 from .embed import Embedder
 from .errors import AssistantError, BusyError, DocumentError
-from .retrieve import KeywordIndex
+from .keywords import KeywordIndex
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DocumentError
+from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -441,27 +442,6 @@ def _parse_html(name: str, data: bytes) -> tuple[str, list, dict]:
 
 
 # --------------------------------------------------------------------------------------------- chunking
-
-_SENTENCE = re.compile(r"(?<=[.!?])[\"'”’)]?\s+(?=[\"“(\[]?[A-Z0-9])")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a paragraph; list items are one unit each.
-
-    >>> split_sentences("ML is fun. It uses data, e.g. logs. Done!")
-    ['ML is fun.', 'It uses data, e.g. logs.', 'Done!']
-    """
-    units: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("- "):
-            units.append(line)
-        else:
-            units.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
-    return units
-
 
 def _word_count(text: str) -> int:
     return len(text.split())

@@ -58,7 +58,7 @@ def read(path: Path) -> list[dict]:
 
 
 def _terms(text: str) -> set[str]:
-    from .retrieve import tokenize
+    from .text import tokenize
 
     return set(tokenize(text))
 

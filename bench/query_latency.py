@@ -36,7 +36,7 @@ STAGES = ("spelling", "embed", "dense", "keyword", "fusion", "compose")
 def run(args, embedder=None) -> dict:
     import numpy as np
 
-    from assistant.answer import compose
+    from assistant.compose import compose
     from assistant.api import Assistant
     from assistant.embed import Embedder
 

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import compose  # noqa: E402
+from assistant.compose import compose  # noqa: E402
 from assistant.api import Assistant, condense  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.embed import Embedder  # noqa: E402

@@ -264,7 +264,7 @@ RAMBLING = (
 def test_a_long_message_finds_what_its_question_asks_not_what_its_background_mentions(tmp_path, embedder, monkeypatch):
     from conftest import make_settings
 
-    import assistant.retrieve
+    import assistant.text
 
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "work.md").write_text(WORK_DOC)
@@ -272,7 +272,7 @@ def test_a_long_message_finds_what_its_question_asks_not_what_its_background_men
     answer = bot.ask(RAMBLING, log_gaps=False)
     assert not answer.abstained and answer.sources[0].heading == "Why people skills count in ML teams"
     # Searched whole only, the message's background (Python, pandas, weekends) wins.
-    monkeypatch.setattr(assistant.retrieve, "FOCUS_MIN_WORDS", 10**6)
+    monkeypatch.setattr(assistant.text, "FOCUS_MIN_WORDS", 10**6)
     assert bot.retrieve(RAMBLING, k=1)[0].heading == "Python for ML engineers"
 
 
@@ -313,11 +313,11 @@ def test_a_bare_term_is_answered_when_it_matches_a_question_the_section_says_it_
 
 
 def test_a_request_to_write_code_is_refused_with_the_reason(bot, monkeypatch):
-    import assistant.retrieve
+    import assistant.decide
 
     request = "Can you write me the Python code for a scikit-learn pipeline that avoids data leakage?"
     answer = bot.ask(request, log_gaps=False)
     assert answer.abstained and "cannot write" in answer.note
     # Close passages exist: without the check it would quote them as if they were the code.
-    monkeypatch.setattr(assistant.retrieve, "asks_for_writing", lambda question: False)
+    monkeypatch.setattr(assistant.decide, "asks_for_writing", lambda question: False)
     assert not bot.ask(request, log_gaps=False).abstained

@@ -12,7 +12,7 @@ from assistant import index as store
 from assistant.build import sync
 from assistant.corpus import chunk, load_document
 from assistant.errors import BusyError
-from assistant.retrieve import KeywordIndex
+from assistant.keywords import KeywordIndex
 
 NEW_DOC = """# Model monitoring
 
@@ -134,14 +134,14 @@ def test_adding_a_document_tokenizes_and_json_encodes_only_its_passages(tiny, fa
     """The unchanged passages keep their saved word counts and their stored passages.jsonl lines."""
     import json
 
-    from assistant import retrieve
+    from assistant import keywords
 
     sync(tiny, fake_embedder)
     (tiny.corpus_dir / "monitoring.md").write_text(NEW_DOC)
     new = passages_on_disk(tiny, "monitoring.md")
     tokenized: list[str] = []
     encoded: list[str] = []
-    words = retrieve.words
+    words = keywords.words
 
     class CountingJson:  # index.py's json module, counting the passages it encodes
         def __getattr__(self, name):
@@ -152,7 +152,7 @@ def test_adding_a_document_tokenizes_and_json_encodes_only_its_passages(tiny, fa
                 encoded.append(obj["id"])
             return json.dumps(obj, *args, **kwargs)
 
-    monkeypatch.setattr(retrieve, "words", lambda text: tokenized.append(text) or words(text))
+    monkeypatch.setattr(keywords, "words", lambda text: tokenized.append(text) or words(text))
     monkeypatch.setattr(store, "json", CountingJson())
     report = sync(tiny, FakeEmbedder())
     assert report.added == ["monitoring.md"] and report.reused > 0
@@ -294,14 +294,14 @@ def test_a_new_chunker_version_rechunks_unchanged_documents(tiny, fake_embedder,
 def test_a_keyword_index_saved_for_other_tokens_is_rewritten_even_when_no_document_changed(tiny, fake_embedder, monkeypatch):
     import json
 
-    import assistant.retrieve as retrieve
+    from assistant import keywords
 
     sync(tiny, fake_embedder)
-    monkeypatch.setattr(retrieve, "TOKENIZER_VERSION", retrieve.TOKENIZER_VERSION + 1)
+    monkeypatch.setattr(keywords, "TOKENIZER_VERSION", keywords.TOKENIZER_VERSION + 1)
     report = sync(tiny, FakeEmbedder())
     assert not report.unchanged and report.embedded == 0
     loaded = store.load(tiny.index_dir, tiny)
-    assert json.loads((loaded.keyword_dir / "meta.json").read_text())["tokenizer"] == retrieve.TOKENIZER_VERSION
+    assert json.loads((loaded.keyword_dir / "meta.json").read_text())["tokenizer"] == keywords.TOKENIZER_VERSION
     assert sync(tiny, FakeEmbedder()).unchanged
 
 

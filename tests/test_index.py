@@ -399,7 +399,8 @@ def test_search_settings_are_validated(tiny):
 
 
 def test_the_keyword_index_is_built_at_index_time_and_loaded_not_rebuilt(tiny, fake_embedder, monkeypatch):
-    from assistant.retrieve import KeywordIndex, Retriever
+    from assistant.keywords import KeywordIndex
+    from assistant.retrieve import Retriever
 
     sync(tiny, fake_embedder)
     loaded = store.load(tiny.index_dir, tiny)
@@ -432,16 +433,17 @@ def test_an_index_saved_without_a_keyword_folder_still_searches(tiny, fake_embed
 
 
 def test_a_saved_keyword_index_for_other_tokens_or_passages_is_not_used(tmp_path):
-    from assistant import retrieve
-    from assistant.retrieve import KeywordIndex
+    from assistant import keywords
+    from assistant.keywords import KeywordIndex
+    from assistant.text import tokenize
 
     index = KeywordIndex.build(["gradient descent on a loss", "sourdough bread and a starter"])
     index.save(tmp_path / "kw")
     again = KeywordIndex.load(tmp_path / "kw", 2)
-    assert again is not None and again.ranking(retrieve.tokenize("sourdough"), 5) == [1]
+    assert again is not None and again.ranking(tokenize("sourdough"), 5) == [1]
     assert KeywordIndex.load(tmp_path / "kw", 3) is None
     meta = json.loads((tmp_path / "kw" / KeywordIndex.META).read_text())
-    (tmp_path / "kw" / KeywordIndex.META).write_text(json.dumps(dict(meta, tokenizer=retrieve.TOKENIZER_VERSION + 1)))
+    (tmp_path / "kw" / KeywordIndex.META).write_text(json.dumps(dict(meta, tokenizer=keywords.TOKENIZER_VERSION + 1)))
     assert KeywordIndex.load(tmp_path / "kw", 2) is None
     assert KeywordIndex.load(tmp_path / "missing", 2) is None
 
@@ -450,16 +452,16 @@ def test_the_keyword_index_scores_as_bm25s_own_indexing_does():
     import bm25s
     import numpy as np
 
-    from assistant import retrieve
-    from assistant.retrieve import KeywordIndex
+    from assistant.keywords import KeywordIndex
+    from assistant.text import tokenize
 
     texts = [p.read_text() for p in sorted((Path(__file__).resolve().parents[1] / "corpus").rglob("*.md"))]
     texts += ["", "the and of", "models model modelling"]  # no words at all; stopwords only; one stem thrice
     ours = KeywordIndex.build(texts)
     reference = bm25s.BM25()
-    reference.index([retrieve.tokenize(t) or ["_"] for t in texts], show_progress=False)
+    reference.index([tokenize(t) or ["_"] for t in texts], show_progress=False)
     for query in ["python sql interview", "model drift monitoring", "portfolio projects", "learning models", "c++"]:
-        tokens = [t for t in retrieve.tokenize(query) if t in ours.bm25.vocab_dict]
+        tokens = [t for t in tokenize(query) if t in ours.bm25.vocab_dict]
         assert tokens, query
         assert np.allclose(ours.bm25.get_scores(tokens), reference.get_scores(tokens), rtol=1e-5, atol=1e-7), query
 
@@ -467,18 +469,19 @@ def test_the_keyword_index_scores_as_bm25s_own_indexing_does():
 def test_a_keyword_index_built_on_saved_word_counts_equals_one_built_from_scratch(tmp_path, monkeypatch):
     import numpy as np
 
-    from assistant import retrieve
-    from assistant.retrieve import KeywordIndex
+    from assistant import keywords
+    from assistant.keywords import KeywordIndex
+    from assistant.text import tokenize
 
     before = ["gradient descent on a loss", "sourdough bread and a starter", "python and sql for data work"]
     KeywordIndex.build(before).save(tmp_path / "kw")
     after = [before[2], "rust for fast inference", before[0]]  # one gone, one new, the rest reordered
     seen: list[str] = []
-    words = retrieve.words
-    monkeypatch.setattr(retrieve, "words", lambda text: seen.append(text) or words(text))
+    words = keywords.words
+    monkeypatch.setattr(keywords, "words", lambda text: seen.append(text) or words(text))
     reused = KeywordIndex.build(after, previous=tmp_path / "kw", previous_texts=before)
     assert seen == ["rust for fast inference"]
-    (tmp_path / "kw" / retrieve._COUNTS).unlink()  # as saved before word counts were: tokenize everything
+    (tmp_path / "kw" / keywords._COUNTS).unlink()  # as saved before word counts were: tokenize everything
     fallback = KeywordIndex.build(after, previous=tmp_path / "kw", previous_texts=before)
     fresh = KeywordIndex.build(after)
     for index in (reused, fallback):
@@ -486,14 +489,14 @@ def test_a_keyword_index_built_on_saved_word_counts_equals_one_built_from_scratc
         assert (index._counts != fresh._counts).nnz == 0
         for key in ("data", "indices", "indptr"):
             assert np.array_equal(index.bm25.scores[key], fresh.bm25.scores[key])
-    assert reused.ranking(retrieve.tokenize("rust inference"), 3) == [1]
+    assert reused.ranking(tokenize("rust inference"), 3) == [1]
 
 
 def test_spelling_repair_by_length_buckets_matches_difflib_over_the_whole_vocabulary():
     import difflib
     import random
 
-    from assistant.retrieve import KeywordIndex
+    from assistant.keywords import KeywordIndex
 
     texts = [p.read_text() for p in (Path(__file__).resolve().parents[1] / "corpus").rglob("*.md")]
     index = KeywordIndex.build(texts)

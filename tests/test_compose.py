@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer import ABSTAIN_TEXT, compose, question_kind
+from assistant.answer import ABSTAIN_TEXT
+from assistant.compose import compose, question_kind
 from assistant.retrieve import Retrieval, Source
 
 
