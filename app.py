@@ -51,6 +51,9 @@ UNEXPECTED = "Something went wrong on our side; please try again. (The details a
 CSS = """
 <style>
 mark { background: #fff3b0; color: inherit; padding: 0 .1em; border-radius: .2em; }
+a.cite { font-weight: 600; text-decoration: none; }
+[class*="st-key-src_"] { scroll-margin-top: 4.5rem; }
+a.cite:hover, a.cite:focus { text-decoration: underline; }
 [data-testid="stExpander"] summary p { white-space: normal; overflow-wrap: anywhere; }
 .st-key-starters button, [class*="st-key-hints_"] button { justify-content: flex-start; text-align: left; }
 @media (max-width: 640px) { h1 { font-size: 2rem !important; } }
@@ -73,17 +76,48 @@ def _state():
     return ss
 
 
+#: A click on a citation [n] opens its source card and scrolls to it (desktop and phone). Our own script, no
+#: user text in it; installed once per page.
+CITATION_SCRIPT = """
+<script>
+if (!window.__citationLinks) {
+  window.__citationLinks = true;
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest("a.cite");
+    if (!link) return;
+    event.preventDefault();
+    const card = document.querySelector(".st-key-" + link.dataset.card);
+    if (!card) return;
+    const details = card.querySelector("details");
+    if (details && !details.open) card.querySelector("summary").click();
+    // The card grows as it opens and the page may scroll with it: bring it into view again once it settles.
+    const show = () => card.scrollIntoView({behavior: "smooth", block: "start"});
+    show();
+    setTimeout(show, 350);
+    setTimeout(show, 800);
+  });
+}
+</script>
+"""
+
 # ------------------------------------------------------------------------------------------------ drawing
 
 
-def draw_sources(answer: Answer) -> None:
+def card_key(turn_id: int, n: int) -> str:
+    return f"src_{turn_id}_{n}"
+
+
+def draw_sources(answer: Answer, turn_id: int) -> None:
     st.caption("Sources")
     for n, source in enumerate(answer.sources, start=1):
         icon = ":material/upload_file:" if source.uploaded else ":material/description:"
-        with st.expander(source_label(n, source.title, source.heading, source.score, source.uploaded), icon=icon):
+        with st.expander(source_label(n, source.title, source.heading, source.score, source.uploaded), icon=icon, key=card_key(turn_id, n)):
             origin = "Uploaded document" if source.uploaded else "Corpus document"
             st.caption(f"{origin}: {escape_markdown(source.doc)} · highlighted: the sentences the answer quotes")
             st.markdown(highlighted_passage(source.text, source.highlights), unsafe_allow_html=True)
+    if answer.related:
+        lines = [escape_markdown(f"{s.title} › {s.heading}" if s.heading else s.title) for s in answer.related]
+        st.caption("Related, not quoted: " + " · ".join(lines))
 
 
 @st.fragment
@@ -109,27 +143,38 @@ def draw_feedback(bot: Assistant, item: dict) -> None:
             st.caption("Was this helpful?")
 
 
+def draw_followup(answer: Answer, item: dict) -> None:
+    """One line saying the question was read with the one before, and a way to ask it afresh."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"followup_{item['id']}"):
+        st.caption(f"Read as a follow-up to “{escape_markdown(answer.followup)}”.")
+        st.button(
+            "Ask as a new question", key=f"fresh_{item['id']}", on_click=_ask_later, args=(answer.question, True),
+            icon=":material/restart_alt:", type="tertiary",
+        )
+
+
 def draw_answer(bot: Assistant, item: dict) -> None:
     answer: Answer | None = item.get("answer")
     if answer is None:
         st.error(escape_markdown(item.get("error") or "No answer."), icon=":material/error:")
         return
+    if answer.followup:
+        draw_followup(answer, item)
     if answer.abstained:
         st.info(escape_markdown(answer.text), icon=":material/help:")
-        if answer.note:  # why close passages still could not answer ("... never mentions London")
+        if answer.note:  # the reason, in one true sentence
             st.caption(escape_markdown(answer.note))
-        hints = item.get("suggestions") or []
-        if hints:
-            st.caption("The corpus can answer questions like these:")
+        if answer.suggestions:
+            st.caption("The sources do answer questions like these:")
             with st.container(horizontal=True, key=f"hints_{item['id']}"):
-                for i, hint in enumerate(hints):
+                for i, hint in enumerate(answer.suggestions):
                     question = suggestion_question(hint)
                     st.button(question, key=f"hint_{item['id']}_{i}", on_click=_ask_later, args=(question, True), wrap=True)
         return
-    st.markdown(answer_markdown(answer.text))
+    st.markdown(answer_markdown(answer.text, lambda n: card_key(item["id"], n)), unsafe_allow_html=True)
     if answer.note:
         st.caption(escape_markdown(answer.note))
-    draw_sources(answer)
+    draw_sources(answer, item["id"])
     draw_feedback(bot, item)
 
 
@@ -179,7 +224,10 @@ def sidebar(bot: Assistant):
         st.caption(f"{stats['documents']} documents · {stats['passages']} passages  \nLast indexed {built} UTC")
 
         st.subheader("Answers")
-        ss.k = st.slider("Sources per answer", 1, 10, value=ss.k, help="How many passages to retrieve for each question.")
+        ss.k = st.slider(
+            "Passages searched per question", 1, 10, value=ss.k,
+            help="How many passages retrieval brings back for each question. The answer quotes only those that answer it; the rest are listed as related.",
+        )
         left, right = st.columns(2)
         left.button("New chat", icon=":material/add_comment:", on_click=_new_chat, use_container_width=True)
         download = right.empty()  # filled in at the end of the run, when this run's answer is in the history
@@ -316,11 +364,6 @@ def respond(bot: Assistant, question: str, standalone: bool = False) -> None:
             except Exception:  # a bug: keep the traceback in the log, show a friendly line
                 log.exception("answering %r failed", question)
                 item["answer"], item["error"] = None, UNEXPECTED
-            if item["answer"] is not None and item["answer"].abstained:
-                try:
-                    item["suggestions"] = bot.suggestions(question)
-                except Exception:  # suggestions are a nicety: the answer stands without them
-                    log.exception("suggestions for %r failed", question)
     ss.turns.append(item)
     with slot.container():  # replaces the spinner in place
         draw_answer(bot, item)
@@ -329,6 +372,7 @@ def respond(bot: Assistant, question: str, standalone: bool = False) -> None:
 def main() -> None:
     st.set_page_config(page_title=TITLE, page_icon=ICON, layout="centered")
     st.html(CSS)
+    st.html(CITATION_SCRIPT, unsafe_allow_javascript=True)
     ss = _state()
     try:
         bot = get_assistant()

@@ -27,6 +27,8 @@ from .corpus import CHUNKER_VERSION, Passage, chunk, discover, sha256_bytes
 from .embed import Embedder
 from .errors import AssistantError, BusyError, DocumentError
 from .keywords import KeywordIndex
+from .requests import MONEY_FIGURE
+from .vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,15 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
     report.removed = sorted(set(old_docs) - set(docs))
     report.documents, report.passages = len(docs), len(passages)
 
+    try:
+        vocabulary = Vocabulary.load(settings.corpus_dir).to_text()
+    except DocumentError as exc:  # the documents still index; questions are read without the vocabulary
+        report.skipped.append(str(exc))
+        vocabulary = "\n"
+    vocabulary_hash = sha256_bytes(vocabulary.encode("utf-8"))
+    same_vocabulary = bool(old) and old.manifest.get("vocabulary", sha256_bytes(b"\n")) == vocabulary_hash
     fresh_keywords = bool(old) and KeywordIndex.is_current(old.keyword_dir, len(old.passages))
-    if old and not (report.added or report.changed or report.removed) and same_chunking and fresh_keywords:
+    if old and not (report.added or report.changed or report.removed) and same_chunking and fresh_keywords and same_vocabulary:
         report.unchanged = True
         report.reused = len(passages)
         report.generation = old.generation
@@ -184,9 +193,13 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         "count": len(passages),
         "dense": {"type": kind, "trained_on": trained_on} if kind == "ivf" else {"type": kind},
         "documents": docs,
+        "vocabulary": vocabulary_hash,
+        "money_figures": any(MONEY_FIGURE.search(p.text) for p in passages),
     }
     asked = _asked_matrix(settings, embedder, passages, old, progress)
-    report.generation = store.write(settings.index_dir, manifest, passages, dense, keyword=keyword, previous=old, asked=asked).name
+    report.generation = store.write(
+        settings.index_dir, manifest, passages, dense, keyword=keyword, previous=old, asked=asked, vocabulary=vocabulary
+    ).name
     report.seconds = time.perf_counter() - started
     log.info(report.summary())
     return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -50,7 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("eval", help="measure retrieval and answer quality on a labelled question set")
-    s.add_argument("--questions", default="tests/data/questions.jsonl", metavar="FILE")
+    s.add_argument(
+        "--questions", default="tests/data/questions.jsonl", metavar="FILE",
+        help="JSON lines: questions, or conversations, near-domain refusals or variants (told apart by their fields)",
+    )
+    s.add_argument(
+        "--conversations", default=None, metavar="FILE",
+        help="also measure conversation pairs (default with the labelled set: tests/data/conversations.jsonl)",
+    )
     s.add_argument("--json", action="store_true", help="print JSON")
     s.add_argument("--plot", metavar="PNG", help="save abstention precision/recall against the threshold")
     s.add_argument("--split", choices=["all", "tune", "test"], default="all", help="which half of the set")
@@ -88,6 +96,14 @@ class _Bars:
             bar.close()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(text: str) -> str:
+    """Text from documents or people with control characters removed, so it cannot drive the terminal."""
+    return _CONTROL.sub("", str(text))
+
+
 def _settings():
     from .config import Settings
 
@@ -95,75 +111,64 @@ def _settings():
 
 
 def cmd_index(args) -> int:
-    from .build import sync
-    from .embed import Embedder
+    from .api import Assistant
 
-    settings = _settings()
     bars = _Bars(args.quiet)
     try:
-        report = sync(settings, Embedder(settings), bars, rebuild=args.rebuild)
+        report = Assistant.build_index(_settings(), bars, rebuild=args.rebuild)
     finally:
         bars.close()
     for message in report.skipped:
-        print(f"warning: skipped {message}", file=sys.stderr)
+        print(f"warning: skipped {_printable(message)}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
     return 0
 
 
 def cmd_add(args) -> int:
-    from .build import sync
-    from .embed import Embedder
-    from .ingest import add_documents
+    from .api import Assistant
 
-    settings = _settings()
-    result = add_documents(settings, args.paths, overwrite=args.overwrite, folder=args.into)
+    bars = _Bars(args.quiet)
+    try:
+        result = Assistant.add_documents(_settings(), args.paths, overwrite=args.overwrite, folder=args.into, progress=bars)
+    finally:
+        bars.close()
     for message in result.skipped:
-        print(f"warning: skipped {message}", file=sys.stderr)
-    if result.added:
-        bars = _Bars(args.quiet)
-        try:
-            report = sync(settings, Embedder(settings), bars)
-        finally:
-            bars.close()
-        if not args.quiet:
-            for rel in result.added:
-                print(f"{'replaced' if rel in result.replaced else 'added'} {rel}")
-            print(report.summary())
+        print(f"warning: skipped {_printable(message)}", file=sys.stderr)
+    if result.added and not args.quiet:
+        for rel in result.added:
+            print(f"{'replaced' if rel in result.replaced else 'added'} {_printable(rel)}")
+        if result.report is not None:
+            print(result.report.summary())
     return 0 if result.added or not result.skipped else 1
 
 
 def cmd_remove(args) -> int:
-    from .build import sync
-    from .embed import Embedder
-    from .ingest import remove_document
+    from .api import Assistant
 
-    settings = _settings()
-    remove_document(settings, args.doc)
-    report = sync(settings, Embedder(settings), _Bars(args.quiet))
+    bars = _Bars(args.quiet)
+    try:
+        report = Assistant.remove_document(_settings(), args.doc, progress=bars)
+    finally:
+        bars.close()
     if not args.quiet:
-        print(f"removed {args.doc}")
+        print(f"removed {_printable(args.doc)}")
         print(report.summary())
     return 0
 
 
 def cmd_list(args) -> int:
-    from . import index as store
-    from .errors import IndexMissingError
+    from .api import Assistant
 
-    settings = _settings()
-    manifest = store.read_manifest(settings.index_dir)
-    if manifest is None:
-        raise IndexMissingError(f"no index in {settings.index_dir}/; run `python -m assistant index` to build it")
-    rows = [{"doc": doc, **entry} for doc, entry in sorted(manifest["documents"].items())]
+    rows, model = Assistant.list_documents(_settings())
     if args.json:
         print(json.dumps(rows, indent=1, ensure_ascii=False))
         return 0
     width = max((len(r["doc"]) for r in rows), default=8)
     print(f"{'DOCUMENT':<{width}}  PASSAGES  INDEXED")
     for r in rows:
-        print(f"{r['doc']:<{width}}  {r['passages']:>8}  {r['indexed_at']}")
-    print(f"{len(rows)} documents, {sum(r['passages'] for r in rows)} passages; model {manifest['model']}")
+        print(f"{_printable(r['doc']):<{width}}  {r['passages']:>8}  {r['indexed_at']}")
+    print(f"{len(rows)} documents, {sum(r['passages'] for r in rows)} passages; model {model}")
     return 0
 
 
@@ -203,35 +208,55 @@ def cmd_ask(args) -> int:
         print(answer.text)
         if answer.note:
             print(f"\nNote: {answer.note}")
+    if answer.followup:
+        print(f"\n(Read as a follow-up to “{_printable(answer.followup)}”.)")
+    if answer.suggestions:
+        print("\nThe sources do answer questions like these:")
+        for hint in answer.suggestions:
+            print(f"  - {hint}")
     if answer.sources:
         print("\nSources:")
         for n, s in enumerate(answer.sources, start=1):
             where = f"{s.title} › {s.heading}" if s.heading else s.title
-            print(f"  [{n}] {where}  ({s.doc}, relevance {s.score:.2f})")
+            print(f"  [{n}] {_printable(where)}  ({_printable(s.doc)}, relevance {s.score:.2f})")
+    if answer.related:
+        print("\nRelated, not quoted:")
+        for s in answer.related:
+            where = f"{s.title} › {s.heading}" if s.heading else s.title
+            print(f"  - {_printable(where)}  ({_printable(s.doc)})")
     return 0
 
 
 def cmd_eval(args) -> int:
+    from pathlib import Path
+
     from .evaluate import run_eval
 
+    default = Path("tests/data/conversations.jsonl")
+    if args.conversations is None and args.questions == "tests/data/questions.jsonl" and default.is_file():
+        args.conversations = str(default)
     return run_eval(args, _settings())
 
 
 def cmd_gaps(args) -> int:
-    from .logs import gap_groups
+    from .api import Assistant
 
-    groups = gap_groups(_settings().state_dir)
+    groups, terms = Assistant.gaps(_settings())
     if args.json:
-        print(json.dumps(groups, indent=1, ensure_ascii=False))
+        print(json.dumps({"groups": groups, "candidate_terms": terms}, indent=1, ensure_ascii=False))
         return 0
     if not groups:
         print("No unanswered questions logged yet.")
         return 0
     print(f"{'COUNT':>5}  QUESTION (and similar ones)")
     for g in groups:
-        print(f"{g['count']:>5}  {g['question']}")
+        print(f"{g['count']:>5}  {_printable(g['question'])}")
         for other in g["questions"][1:4]:
-            print(f"       · {other}")
+            print(f"       · {_printable(other)}")
+    if terms:
+        print("\nWords that recur in these questions and that neither the corpus nor corpus/vocabulary.txt knows:")
+        print("  " + ", ".join(f"{_printable(t['term'])} ({t['count']})" for t in terms))
+        print("An abbreviation or variant people use belongs in corpus/vocabulary.txt (README, \"The vocabulary\").")
     print(
         "\nA section that does answer one of these in other words can learn the reader's wording: add the question"
         "\nunder its heading as <!-- asked: ... --> and run `python -m assistant index` (README, \"Asked questions\")."

@@ -57,7 +57,7 @@ class Settings:
     rerank_depth: int = 30
     sentence_weight: float = 0.0
     #: Below this cosine similarity of the best sentence of the sources, the corpus is taken to have nothing.
-    threshold: float = 0.35
+    threshold: float = 0.32
     #: An asked question of the sources also counts as support, less this much: a bare term is far from
     #: every sentence but close to a question that names it ("LoRA": 0.29 from its best sentence, 0.90 from
     #: "what is LoRA?"). Set by hand so that only a near restatement counts (about 0.75 at the default
@@ -66,10 +66,10 @@ class Settings:
     asked_offset: float = 0.4
     #: A question whose similarity to itself without one word the corpus never uses falls below this
     #: hinges on that word: the corpus cannot answer it ("What qualifications does a chef need?").
-    unknown_word_hinge: float = 0.865
-    #: The same test for a name the sources never mention ("… in London?"): removing a name the question is
-    #: about moves it more than removing an aside ("projects like predicting Titanic survivors").
-    name_hinge: float = 0.935
+    unknown_word_hinge: float = 0.83
+    #: A name no close passage mentions ("Netflix", "LangChain") counts unless the question barely moves without
+    #: it (its similarity to itself stays at or above this): near 1, every such name in a short question counts.
+    name_hinge: float = 0.99
     #: From this many passages on the dense index is approximate (IVF-Flat) instead of exact.
     ann_threshold: int = 200_000
     #: IVF cells scanned per query: more is slower and closer to exact (see docs/performance.md).
@@ -80,7 +80,6 @@ class Settings:
     ann_train_per_cell: int = 32
 
     # Answers.
-    answer_words: int = 120
     max_question_chars: int = 2000
 
     # Corpus extension.

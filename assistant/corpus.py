@@ -92,12 +92,16 @@ def is_corpus_file(path: Path) -> bool:
     return path.suffix.lower() in FORMATS and not any(part.startswith(".") for part in path.parts)
 
 
+#: The maintainer's vocabulary (`vocabulary.py`) at the top of the corpus folder: read by builds, never a document.
+VOCABULARY_FILE = Path("vocabulary.txt")
+
+
 def discover(root: Path) -> list[Path]:
-    """The corpus files below `root`, sorted, as paths relative to `root`."""
+    """The corpus files below `root`, sorted, as paths relative to `root` (the vocabulary file aside)."""
     if not root.is_dir():
         return []
     found = [p.relative_to(root) for p in root.rglob("*") if p.is_file()]
-    return sorted(p for p in found if is_corpus_file(p))
+    return sorted(p for p in found if is_corpus_file(p) and p != VOCABULARY_FILE)
 
 
 def sha256_bytes(data: bytes) -> str:

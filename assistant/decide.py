@@ -1,126 +1,259 @@
-"""Deciding whether the sources answer a question they are close to.
+"""Deciding whether the corpus answers a question: one place, one reason code, one true sentence.
 
 Similarity alone cannot tell that "How much does a junior ML engineer earn in London?" is not answered by the
-passages about junior roles: most of its words are the corpus's own. These checks can: a name no passage
-mentions, pay or prices with no figure in sight, a word the question hinges on that the corpus never uses,
-and a request to write something an extractive assistant can only quote.
+passages about junior roles: most of its words are the corpus's own. So a question is answered only when
+none of these holds, checked in this order (the first that holds is the reason given):
+
+    NOT_ENGLISH    it is not in English (the sources are)
+    WRITING        it asks the assistant to write something; an extractive assistant can only quote
+    REVIEW         it asks the assistant to judge the reader's own CV, code or chances
+    FIGURES        it asks for pay or prices, and the sources give no such figures
+    OTHER_ROLE     it is about entering a role the corpus is not about ("How do I become a UX designer?")
+    OFF_SUBJECT    it asks for legal, visa or tax advice, or nothing in the sources is close to it (the best
+                   sentence, or an asked question less `Settings.asked_offset`, is below `Settings.threshold`)
+    NOT_MENTIONED  a short question names a company, place, product or course no passage close to it
+                   mentions ("Netflix", "RTX 4090", "LangChain"), or turns on a word the corpus never uses
+                   ("What does a chef need?": without the word it means something else)
+
+The checks of a question's form live in `requests.py`; this module weighs them with what retrieval found.
 """
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-#: The hinge test (`Retriever.unfamiliar_subject`) runs on questions of at most this many content words,
-#: for at most this many of their unknown words: each costs an encode of the question, and in a longer
-#: question no single word carries the meaning (in the 17 labelled ones with unknown words, dropping one
-#: left at least 0.88 of the similarity, above the 0.84 hinge).
+from . import requests
+from .config import Settings
+from .keywords import KeywordIndex
+from .reading import Reading, capitalised
+from .retrieve import Retrieval, Source
+from .spelling import is_english
+from .text import tokenize, words
+from .vocabulary import Vocabulary
+
+#: Names and unknown words are weighed in questions of at most this many content words: a longer message
+#: mostly gives background ("I'm a Java developer at a fintech …"), and no single word carries it.
 MAX_HINGE_WORDS = 12
-MAX_UNKNOWN_WORDS = 4
-
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9+#]*(?:[.-][A-Za-z0-9+#]+)*")
-_MONEY_QUESTION = re.compile(
-    r"\b(salar(y|ies)|wages?|income|earn(s|ing|ings)?|paid|compensation|bonus(es)?|stock options?|pay (rise|raise)s?)\b"
-    r"|\bhow much\b.*\b(cost|costs|pay|make|charge)\b",
-    re.I,
-)
-_MONEY_FIGURE = re.compile(r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(k|usd|eur|gbp|dollars?|euros?|pounds?)\b", re.I)
+MAX_CANDIDATES = 6
+#: A name counts as covered when one of the first passages retrieved mentions it.
+NAME_SOURCES = 3
+#: Suggestions come from retrieved sections at least this close to the question.
+SUGGESTION_FLOOR = 0.3
 
 
-def names(question: str) -> list[str]:
-    """Capitalised words inside the question's sentences (their first words aside): the names of places,
-    companies and products it asks about. Acronyms of capitals only are left out ("STAR", "US" and "ML"
-    are written many ways); with a digit they are names ("H-1B", "GPT-4").
+class Reason(enum.Enum):
+    """Why a question was answered or not; the value is the code the CLI's JSON and the logs use."""
 
-    >>> names("What does Google ask? London pays well, I hear. Is an H-1B visa or a US one needed for ML?")
-    ['Google', 'H-1B']
-    """
-    found = []
-    for sentence in re.split(r"(?<=[.!?])\s+", question.strip()):
-        for i, word in enumerate(_NAME.findall(sentence)):
-            if i > 0 and word[0].isupper() and word not in ("I", "I'm") and not (word.isupper() and not any(c.isdigit() for c in word)):
-                found.append(word)
-    return found
+    ANSWERED = "answered"
+    NOT_ENGLISH = "not_english"
+    WRITING = "writing"
+    REVIEW = "review"
+    FIGURES = "figures"
+    OTHER_ROLE = "other_role"
+    OFF_SUBJECT = "off_subject"
+    NOT_MENTIONED = "not_mentioned"
 
 
-_POLITE = r"^\s*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
-_AUTHORING = re.compile(
-    _POLITE + r"(?:(?:write|draft|translate|compose|rewrite|proofread|generate)\b|(?:make|create|build|design)\s+me\b)",
-    re.I,
-)
+#: The first line of a refusal, per reason.
+HEADLINES = {
+    Reason.NOT_ENGLISH: "I can only answer in English: my sources are in English.",
+    Reason.WRITING: "I can't write that for you: I only quote what my sources say.",
+    Reason.REVIEW: "I can't judge your own work or chances: I only quote what my sources say.",
+    Reason.FIGURES: "I don't know from these sources: they give no figures for pay or prices.",
+    Reason.OTHER_ROLE: "I don't know from these sources: they are about becoming an ML engineer, not this role.",
+    Reason.OFF_SUBJECT: "I don't know from these sources: nothing in them is close to this question.",
+    Reason.NOT_MENTIONED: "I don't know from these sources: they never mention what this question turns on.",
+}
 
 
-def asks_for_writing(question: str) -> bool:
-    """Whether `question` asks the assistant to write something (code, a letter, a translation, a plan
-    made for the reader) rather than asks what the sources say. An extractive assistant can only quote;
-    close passages ("PyTorch", "cover letter") would otherwise be quoted as if they were the work.
+@dataclass(frozen=True)
+class Decision:
+    """Whether to answer, and if not, why: a reason code and one sentence that is true."""
 
-    >>> asks_for_writing("Can you write the PyTorch code for an attention layer?")
-    True
-    >>> asks_for_writing("How do I write clean, testable ML code?")
-    False
-    """
-    return bool(_AUTHORING.search(question))
+    reason: Reason
+    sentence: str = ""
+    terms: tuple[str, ...] = ()  # the names, words or role it turned on
 
+    @property
+    def answer(self) -> bool:
+        return self.reason is Reason.ANSWERED
 
-def lacks_figures(question: str, texts: Sequence[str]) -> bool:
-    """Whether `question` asks about pay or prices and none of `texts` gives a money figure."""
-    return bool(_MONEY_QUESTION.search(question)) and not any(_MONEY_FIGURE.search(t) for t in texts)
-
-
-def absent_names(question: str, texts: Sequence[str]) -> list[str]:
-    """The names of `question` (see `names`) that none of `texts` mentions.
-
-    Near misses score high on similarity because most of their words are the corpus's own: "How much
-    does a junior machine learning engineer earn in London?" sits next to passages about junior roles.
-    Similarity cannot see that no passage mentions London; this can. (Whether the question hinges on the
-    name is `Retriever.hinging`'s call; a question about pay is checked for figures in `Retriever.finish`.)
-
-    >>> absent_names("Does Google ask about Python?", ["Python is the main language."])
-    ['Google']
-    """
-    body = " ".join(texts).lower()
-    return [n for n in dict.fromkeys(names(question)) if not re.search(rf"(?<![a-z0-9]){re.escape(n.lower())}(?![a-z0-9])", body)]
+    @property
+    def headline(self) -> str:
+        return HEADLINES.get(self.reason, "")
 
 
-def hinging(embedder, query: str, vector, candidates: Sequence[str], hinge: float) -> list[str]:
-    """Those of `candidates` (words or names of `query`) the question hinges on: without the word, the
-    question's similarity to itself falls below `hinge`. One batch encodes every variant."""
+ANSWER = Decision(Reason.ANSWERED)
+
+
+def _quoted(terms: Sequence[str]) -> str:
+    """“a”, “b” or “c”"""
+    q = [f"“{t}”" for t in terms]
+    return q[0] if len(q) == 1 else f"{', '.join(q[:-1])} or {q[-1]}"
+
+
+class Judge:
+    """Decides for one loaded index (its words, vocabulary and model)."""
+
+    def __init__(
+        self, embedder, keywords: KeywordIndex, vocabulary: Vocabulary, settings: Settings, corpus_has_figures: bool, passages: Sequence = ()
+    ) -> None:
+        self.embedder = embedder
+        self.keywords = keywords
+        self.vocabulary = vocabulary
+        self.settings = settings
+        self.corpus_has_figures = corpus_has_figures
+        self.passages = passages
+        self._proper: dict[str, bool] = {}
+
+    def knows(self, word: str) -> bool:
+        """A word the corpus, the vocabulary or everyday English has (case-insensitive)."""
+        low = word.lower()
+        return self.keywords.knows(low) or self.vocabulary.knows(low) or is_english(low)
+
+    def close(self, word: str) -> bool:
+        """Whether `word` is a typo of a word the corpus knows (one or two letters off)."""
+        match = self.keywords.close_word(word) if len(word) >= 4 else None
+        return match is not None and abs(len(match) - len(word)) <= 2
+
+    def decide(self, reading: Reading, retrieval: Retrieval) -> Decision:
+        s = self.settings
+        question, text = reading.question, reading.text
+        if not requests.looks_english(question, self.knows, self.close):
+            return Decision(Reason.NOT_ENGLISH, "The sources are in English; please ask your question in English.")
+        if requests.asks_for_writing(question):
+            return Decision(Reason.WRITING, "This assistant only quotes its sources: it cannot write, draft or translate for you.")
+        if requests.asks_for_review(question):
+            return Decision(
+                Reason.REVIEW, "This assistant cannot see or assess your own CV, code, projects or chances; it can tell you what the sources say about them in general."
+            )
+        texts = [source.text for source in retrieval.sources]
+        if requests.asks_for_figures(text) and not (self.corpus_has_figures and any(requests.MONEY_FIGURE.search(t) for t in texts)):
+            where = "any role, place or product" if not self.corpus_has_figures else "this question"
+            return Decision(Reason.FIGURES, f"The sources give no salary or price figures for {where}.")
+        role, stated = requests.other_role(text, self.vocabulary)
+        headings = " ".join(source.heading for source in retrieval.sources[:NAME_SOURCES]).lower()
+        if role and (stated or role.lower() not in headings):  # a role the closest sections discuss is ours to answer
+            what = f"how to become {_article(role)} {role}" if not role.lower().endswith(("job", "role", "position", "career")) else f"{_article(role)} {role}"
+            return Decision(Reason.OTHER_ROLE, f"The sources cover becoming a machine learning engineer; they do not cover {what}.", (role,))
+        if requests.asks_for_legal(text):
+            return Decision(Reason.OFF_SUBJECT, "The sources give career advice, not legal, visa, contract or tax advice.")
+        if not retrieval.sources or retrieval.relevance < s.threshold:
+            return Decision(Reason.OFF_SUBJECT, "Nothing in the sources is close enough to this question to answer it.")
+        missing, absent_everywhere = self.missing_terms(reading, retrieval)
+        if missing:
+            if absent_everywhere:
+                return Decision(Reason.NOT_MENTIONED, f"The sources never mention {_quoted(missing)}.", tuple(missing))
+            return Decision(Reason.NOT_MENTIONED, f"None of the passages closest to this question mentions {_quoted(missing)}.", tuple(missing))
+        return ANSWER
+
+    def missing_terms(self, reading: Reading, retrieval: Retrieval) -> tuple[list[str], bool]:
+        """The names and words a short question turns on that the sources do not mention, and whether the
+        whole corpus never mentions them (else only the passages closest to the question do not).
+
+        Names are words the corpus writes with a capital ("Google", "Python"), words capitalised in a question
+        whose capitals can be trusted that the corpus does not write in lower case ("Netflix", "Berlin"), none
+        of them mentioned by the first `NAME_SOURCES` passages, and words neither the corpus, the vocabulary
+        nor everyday English has ("langchain", "rtx"); they count unless the question barely moves without
+        them (`Settings.name_hinge`).
+        Everyday words the corpus never uses ("chef") count when the question hinges on them
+        (`Settings.unknown_word_hinge`).
+        """
+        text = reading.text
+        if len(set(words(reading.question))) > MAX_HINGE_WORDS:
+            return [], False
+        content = list(dict.fromkeys(words(text)))
+        keywords, vocabulary = self.keywords, self.vocabulary
+        explained = {w for variant in reading.variants for w in words(variant)}  # "alg" of "lin alg"
+        unknown = [
+            w for w in content
+            if len(w) >= 3 and w not in explained and not keywords.knows(w) and not keywords.starts_word(w) and not vocabulary.knows(w)
+        ]
+        top = " ".join(source.text for source in retrieval.sources[:NAME_SOURCES]).lower()
+        typed = capitalised(reading.question) if reading.cased else []
+        proper = [w for w in content if keywords.knows(w) and self.proper_noun(w)]  # "google" however it was typed
+        strong = [
+            n for n in dict.fromkeys(typed + proper)
+            if not _mentions(top, n) and not vocabulary.knows(n) and n.lower() not in explained
+            and (not keywords.knows(n.lower()) or self.proper_noun(n.lower()))
+        ]
+        # Tokens with digits ("p95", "2gb", "13k") are figures or versions, not names; a name beside them
+        # ("RTX 4090") is weighed on its own.
+        namelike = strong + [w for w in unknown if not is_english(w) and not any(c.isdigit() for c in w) and w not in {n.lower() for n in strong}]
+        everyday = [w for w in unknown if is_english(w) and not any(c.isdigit() for c in w) and w not in {n.lower() for n in strong}]
+        candidates = list(dict.fromkeys(namelike + everyday))[:MAX_CANDIDATES]
+        if not candidates:
+            return [], False
+        cosines = similarity_without(self.embedder, text, retrieval.vector, candidates)
+        hinge = self.settings.unknown_word_hinge
+        missing = [w for w, c in zip(candidates, cosines) if c < (self.settings.name_hinge if w in namelike else hinge)]
+        never = [w for w in missing if not keywords.knows(w.lower())]
+        return (never, True) if never else (missing, False)
+
+
+    def proper_noun(self, word: str) -> bool:
+        """Whether the corpus writes `word` (lower case) as a name: with a capital and not all capitals
+        ("Google", "Python"; not "master", not "ML"), in the passages that use it most."""
+        known = self._proper.get(word)
+        if known is None:
+            texts = [self.passages[pos].text for pos in self.keywords.ranking(tokenize(word), 5)] if self.passages else []
+            pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", re.I)
+            seen = [m.group(0) for t in texts for m in pattern.finditer(t)]
+            # Sentence openings say nothing: "Besides" opens sentences but is no name.
+            seen = [m.group(0) for t in texts for m in pattern.finditer(t) if not _opens_sentence(t, m.start())]
+            known = bool(seen) and all(w[0].isupper() and not w.isupper() for w in seen)
+            if len(self._proper) < 100_000:
+                self._proper[word] = known
+        return known
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    """Whether position `at` of `text` starts a sentence, a line or a list item."""
+    before = text[:at].rstrip(" \"'“‘(")
+    return not before or before[-1] in ".!?:\n-•"
+
+
+def _article(phrase: str) -> str:
+    """"a" or "an" before `phrase`: by sound for an acronym ("an SRE", "a UX designer")."""
+    first = phrase.split()[0] if phrase.split() else ""
+    if first.isupper() and len(first) > 1:
+        return "an" if first[0] in "AEFHILMNORSX" else "a"
+    return "an" if first[:1].lower() in "aeiou" else "a"
+
+
+def _mentions(body: str, name: str) -> bool:
+    return bool(re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", body))
+
+
+def similarity_without(embedder, query: str, vector, candidates: Sequence[str]) -> list[float]:
+    """For each candidate word or name of `query`, the question's similarity to itself without it (one batch):
+    "What qualifications does a chef need?" without "chef" is 0.70 from itself; a long paraphrase without
+    "brilliant" 0.94."""
     if not candidates:
         return []
     import numpy as np
 
     variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in candidates]
-    cosines = np.asarray(embedder.encode(variants, query=True)) @ np.asarray(vector)
-    return [w for w, c in zip(candidates, cosines) if c < hinge]
+    return [float(c) for c in np.asarray(embedder.encode(variants, query=True)) @ np.asarray(vector)]
 
 
-def unfamiliar_subject(embedder, keywords, query: str, vector, hinge: float) -> list[str]:
-    """The words the question hinges on that the corpus never uses (in the question's order), or [].
-
-    "What qualifications does a chef need?" lands near passages on qualifications, but "chef" is
-    nowhere in the corpus and the question means little without it. A word hinges when the question
-    without it is less similar to the question than `hinge`: dropping "brilliant" from a long paraphrase
-    barely moves it (0.94), dropping "chef" does (0.70). Words the corpus has in another form, or that start
-    a corpus word ("prep" for "preparation"), count as known.
-    """
-    from .text import words
-
-    content = list(dict.fromkeys(words(query)))
-    if len(content) > MAX_HINGE_WORDS:
+def suggestions(decision: Decision, sources: Sequence[Source], asked: Callable[[str], Sequence[str]], question: str, n: int = 3) -> list[str]:
+    """Questions the corpus answers near this one: the headings of the closest sections that are questions,
+    else the first question a reader asked of them. None for a question in another language or off the
+    subject (nothing near it would help)."""
+    if decision.reason in (Reason.NOT_ENGLISH, Reason.OFF_SUBJECT, Reason.ANSWERED):
         return []
-    unknown = [w for w in content if len(w) >= 3 and not keywords.knows(w) and not keywords.starts_word(w)][:MAX_UNKNOWN_WORDS]
-    return hinging(embedder, query, vector, unknown, hinge)
-
-
-def uncovered(embedder, keywords, settings, query: str, vector, texts: Sequence[str]) -> str:
-    """Why close sources still cannot answer `query` (one clause), or "" when nothing stands in the way."""
-    if asks_for_writing(query):
-        return "this assistant only quotes its sources: it cannot write, draft or translate for you"
-    if absent := hinging(embedder, query, vector, absent_names(query, texts), settings.name_hinge):
-        return f"the sources never mention {', '.join(absent)}"
-    if lacks_figures(query, texts):
-        return "the sources give no figures for pay or prices"
-    if unknown := unfamiliar_subject(embedder, keywords, query, vector, settings.unknown_word_hinge):
-        return f"the corpus never mentions {' or '.join(f'“{w}”' for w in unknown)}"
-    return ""
+    out: dict[str, None] = {}
+    for source in sources:
+        if source.score < SUGGESTION_FLOOR:
+            continue
+        heading = source.heading.split(" › ")[-1] if source.heading else ""
+        candidate = heading if heading.endswith("?") else next(iter(asked(source.id)), "")
+        if candidate and candidate.lower() != question.lower():
+            out.setdefault(candidate, None)
+        if len(out) >= n:
+            break
+    return list(out)

@@ -10,7 +10,11 @@ Retrieval metrics use document-level relevance (a passage counts when its docume
     nDCG@5   discounted gain of distinct expected documents in the top 5, over the ideal ordering
 
 Answer metrics: citation validity (every [n] resolves and at least one cites an expected document),
-abstention precision and recall on out-of-scope questions, mean answer length, latency.
+abstention precision and recall on out-of-scope questions, mean answer length, latency, and what a reader
+sees (`quality.py`): answer precision, point recall, false refusals.
+
+Other kinds of set are recognised by their fields: conversations ("kind": unrelated or followup, with
+"history"), near-domain questions to refuse ("family"), and variants beside their twins ("twin").
 
 The set is split in two halves ("tune" and "test", stratified by question type), so defaults are chosen
 on one half and reported on the other.
@@ -26,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import quality
 from .config import Settings
 from .errors import InputError
 
@@ -39,6 +44,11 @@ class Case:
     expected: tuple[str, ...]
     type: str
     history: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()  # headings of the sections that answer it
+    points: tuple[tuple[str, ...], ...] = ()  # what a good answer must say, each as lower-case alternatives
+    kind: str = ""  # conversations: "unrelated" or "followup"; variants: how it is typed
+    family: str = ""  # near-domain questions: what makes them unanswerable ("company", "pay", ...)
+    twin: str = ""  # variants: the carefully typed question
 
     @property
     def in_scope(self) -> bool:
@@ -70,7 +80,20 @@ def load_cases(path: Path, split: str = "all") -> list[Case]:
             continue
         try:
             raw = json.loads(line)
-            case = Case(raw["id"], raw["question"], tuple(raw.get("expected", ())), raw.get("type", ""), tuple(raw.get("history", ())))
+            case = Case(
+                raw["id"],
+                raw["question"],
+                tuple(raw.get("expected", ())),
+                raw.get("type", raw.get("kind", raw.get("family", ""))),
+                tuple(raw.get("history", ())),
+                tuple(raw.get("sections", ())),
+                tuple(tuple(p) for p in raw.get("points", ())),
+                raw.get("kind", ""),
+                raw.get("family", ""),
+                raw.get("twin", ""),
+            )
+            if not isinstance(case.question, str) or not all(isinstance(d, str) for d in case.expected):
+                raise TypeError("question and expected must be text")
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{path}:{number}: not a valid question line ({exc})") from None
         cases.append(case)
@@ -130,6 +153,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
         report["modes"][mode] = {m: _mean([r[m] for r in rows]) for m in ("hit@1", "hit@5", "mrr@10", "ndcg@5")}
 
     valid, resolving, lengths, latencies, best, failures = [], [], [], [], [], []
+    answered: list[tuple] = []
     per_type: dict[str, list[float]] = {}
     threshold = bot.settings.threshold
     for case in cases:
@@ -142,6 +166,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
         forced = answer.abstained and retrieval >= threshold
         best.append((0.0 if forced else retrieval, not case.in_scope))
         if case.in_scope:
+            answered.append((answer, case))
             hit = retrieval_metrics([s.doc for s in answer.retrieved], case.expected)["hit@5"]
             per_type.setdefault(case.type or "other", []).append(hit)
         if not answer.abstained:
@@ -168,6 +193,7 @@ def evaluate(bot, cases: list[Case], modes=MODES) -> dict:
         "latency_ms_p50": round(statistics.median(latencies), 1),
         "threshold": threshold,
     }
+    report["reader"] = quality.answer_measures(answered)
     report["by_type"] = {t: {"n": len(v), "hit@5": _mean(v)} for t, v in sorted(per_type.items())}
     report["sweep"] = [
         {"threshold": round(t, 3), "precision": p, "recall": r}
@@ -213,11 +239,69 @@ def format_table(report: dict) -> str:
         f"mean answer length     {a['mean_words']} words",
         f"ask latency p50        {a['latency_ms_p50']} ms",
         "",
+        format_reader(report["reader"]),
+        "",
         "hit@5 by question type: " + ", ".join(f"{t} {v['hit@5']:.2f} (n={v['n']})" for t, v in report["by_type"].items()),
     ]
     if report["failures"]:
         lines.append("misses: " + "; ".join(f"{f['id']} ({f['problem']})" for f in report["failures"]))
     return "\n".join(lines)
+
+
+def format_reader(r: dict) -> str:
+    return "\n".join(
+        [
+            f"answer precision       {r['answer_precision']:.3f}   (quoted sentences from a labelled section)",
+            f"point recall           {r['point_recall']:.3f}   (points a good answer must make)",
+            f"false refusals         {r['false_refusals']} of {r['answerable']} answerable ({r['false_refusal_rate']:.3f})",
+            f"sources per answer     {r['sources_per_answer']}   (median {r['median_words']} words)",
+        ]
+    )
+
+
+def set_kind(cases: list[Case]) -> str:
+    """"variants", "refusals", "conversations" or "questions", from the fields the set's lines carry."""
+    if any(c.twin for c in cases):
+        return "variants"
+    if any(c.family for c in cases):
+        return "refusals"
+    if any(c.kind in ("unrelated", "followup") for c in cases):
+        return "conversations"
+    return "questions"
+
+
+def evaluate_special(bot, cases: list[Case], kind: str) -> dict:
+    """Conversations, refusal families or variants (see `quality.py`)."""
+    if kind == "conversations":
+        rows = [(c, bot.ask(c.question, history=list(c.history), log_gaps=False), bot.ask(c.question, log_gaps=False)) for c in cases]
+        return {"kind": kind, "questions": len(cases), **quality.conversation_measures(rows)}
+    if kind == "refusals":
+        rows = [(c, bot.ask(c.question, log_gaps=False)) for c in cases]
+        return {"kind": kind, "questions": len(cases), **quality.family_measures(rows)}
+    rows = [(c, bot.ask(c.question, log_gaps=False), bot.ask(c.twin, log_gaps=False)) for c in cases]
+    return {"kind": kind, "questions": len(cases), **quality.variant_measures(rows)}
+
+
+def format_special(report: dict) -> str:
+    kind = report["kind"]
+    if kind == "conversations":
+        lines = [
+            f"unrelated second questions answered as in a new chat   {report['unrelated_as_new_chat']:.3f}   (n={report['unrelated']})",
+            f"follow-ups that find a labelled document (hit@5)       {report['followup_hit@5']:.3f}   (n={report['followups']})",
+        ]
+    elif kind == "refusals":
+        lines = [
+            f"near-domain abstention   {report['near_domain_abstention']:.3f}   (n={report['near_domain']})",
+            f"off-topic abstention     {report['off_topic_abstention']:.3f}",
+            "by family: " + ", ".join(f"{f} {v['abstention']:.2f} (n={v['n']})" for f, v in report["by_family"].items()),
+        ]
+        return "\n".join(lines + (["answered: " + ", ".join(report["answered"])] if report["answered"] else []))
+    else:
+        lines = [
+            f"variants answered like their twin   {report['like_twin']:.3f}   (n={report['pairs']}; refused: {report['variant_refusals']} variants, {report['twin_refusals']} twins)",
+            "by kind: " + ", ".join(f"{k} {v['like_twin']:.2f} (n={v['n']})" for k, v in report["by_kind"].items()),
+        ]
+    return "\n".join(lines + (["misses: " + ", ".join(report["misses"])] if report.get("misses") else []))
 
 
 def evaluate_llm(bot, cases: list[Case]) -> dict:
@@ -306,8 +390,19 @@ def run_eval(args, settings: Settings) -> int:
         print(json.dumps(report, indent=1) if args.json else format_llm_table(report))
         return 0
     bot = Assistant.load(settings=settings)
+    kind = set_kind(cases)
+    if kind != "questions":
+        report = evaluate_special(bot, cases, kind)
+        print(json.dumps(report, indent=1) if args.json else format_special(report))
+        return 0
     report = evaluate(bot, cases)
     if args.plot:
         plot(report, Path(args.plot))
-    print(json.dumps(report, indent=1) if args.json else format_table(report))
+    conversations = getattr(args, "conversations", None)
+    if conversations:
+        report["conversations"] = evaluate_special(bot, load_cases(Path(conversations)), "conversations")
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(format_table(report) + ("\n\n" + format_special(report["conversations"]) if conversations else ""))
     return 0

@@ -1,7 +1,13 @@
-"""Follow-ups: reading a short question in the light of the conversation before it.
+"""Follow-ups: reading a question in the light of the conversation only when it cannot be understood alone.
 
-"Which frameworks?" after "What do I need for deep learning?" means deep-learning frameworks; a question
-that stands on its own must be answered exactly as it would be in a new chat.
+"Which frameworks?" after "What do I need for deep learning?" means deep-learning frameworks; "What is data
+leakage?" after a maths question means data leakage, and must be answered exactly as in a new chat. The
+decision rests on evidence, not on a word list alone:
+
+1. `may_lean_on`: only a question that is short, continues the last one ("and how long …", "what about …")
+   or points back ("it", "that", "those") is a candidate at all;
+2. `prefer_context`: the candidate is searched alone and with the last question's words added, and the
+   context is kept only when it makes the sources clearly closer (or is what makes them close enough).
 """
 
 from __future__ import annotations
@@ -14,29 +20,76 @@ from .text import words
 #: A conversation turn: {"role": "user" | "assistant", "content": str}, or a bare earlier question.
 Turn = dict | str
 
-_REFERS_BACK = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there|which|more|else|also|one)\b", re.I)
+#: With the context, the sources must be at least this much closer to the question (best-sentence cosine)…
+MARGIN = 0.05
+#: … and a question whose sources are this close alone stands alone whatever the context adds.
+ALONE_ENOUGH = 0.7
+#: A question of at most this many content words may lean on the one before.
+SHORT = 3
+
+_POINTS_BACK = re.compile(r"\b(it|its|they|them|their|this|that|these|those|there|which ones?|one|ones|else|same)\b", re.I)
+#: "it" and "that" that point nowhere: "Is it worth …", "Does it matter …", "so that I …", "the fact that".
+_NOT_POINTING = re.compile(
+    r"\b(is|was|would|will|does|do|did|isn't|doesn't|wouldn't)\s+it\s+(really\s+|still\s+|even\s+|actually\s+)?(be\s+)?"
+    r"(worth|normal|possible|okay|ok|true|better|worse|hard|harder|easy|easier|realistic|too late|too early|necessary|important|"
+    r"common|bad|fine|enough|useful|smart|wise|weird|strange|unusual|feasible|reasonable|acceptable|a good idea|a bad idea|"
+    r"make sense|matter|help|count|take|mean|pay off|look)\b"
+    r"|\bit'?s\s+(really\s+|still\s+|even\s+|actually\s+)?(worth|normal|possible|okay|ok|true|too late|hard|easy|realistic|common|fine)\b"
+    r"|\bthat\s+(i|you|we|they|he|she|it|the|a|an|my|your|our|their|people|employers|companies|someone|everyone|there)\b"
+    r"|\b(so|such|than|the fact|now)\s+that\b",
+    re.I,
+)
+_CONTINUES = re.compile(r"^\s*(and|but|so|also|or|then|what about|how about|ok(ay)?|and what|what else|any|why|how come|same)\b", re.I)
+#: Words of the earlier question that say nothing about its subject ("How do I become …").
+_PLAIN = frozenset({"need", "become", "learn", "know", "start", "good", "best"})
 
 
-def condense(question: str, history: Sequence[Turn] | None) -> str:
-    """The text to search for a follow-up: the question plus the key words of the last user question.
+def previous_question(history: Sequence[Turn] | None) -> str:
+    """The last earlier question asked by the user (assistant turns carry no context), or ""."""
+    for turn in reversed(list(history or [])):
+        if isinstance(turn, dict):
+            if turn.get("role", "user") != "user":
+                continue
+            text = turn.get("content", "")
+        else:
+            text = turn
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return ""
 
-    Only short questions or ones that point back ("Which frameworks?", "Why does it matter?") borrow
-    context; a full new question stands alone.
 
-    >>> condense("Which frameworks?", ["What do I need for deep learning?"])
-    'Which frameworks? deep learning'
-    >>> condense("What is SQL used for in data cleaning work?", ["What is MLOps?"])
-    'What is SQL used for in data cleaning work?'
+def may_lean_on(question: str) -> bool:
+    """Whether `question` might need the one before to be understood: short, a continuation, or pointing back.
+
+    >>> may_lean_on("Which ones?"), may_lean_on("and how long does that take?")
+    (True, True)
+    >>> may_lean_on("How should I structure an answer in an ML system design interview?")
+    False
+    >>> may_lean_on("Is it normal to want to give up after dozens of rejections?")
+    False
     """
-    if not history:
-        return question
-    previous = [t.get("content", "") if isinstance(t, dict) else str(t) for t in history if not isinstance(t, dict) or t.get("role", "user") == "user"]
-    previous = [p for p in previous if p.strip()]
-    if not previous:
-        return question
-    content = words(question)
-    if len(content) > 3 and not _REFERS_BACK.search(question):
-        return question
-    own = set(content)
-    carried = [w for w in words(previous[-1]) if w not in own and w not in ("need", "become", "learn", "know")]
+    return len(words(question)) <= SHORT or bool(_CONTINUES.match(question)) or bool(_POINTS_BACK.search(_NOT_POINTING.sub(" ", question)))
+
+
+def with_context(question: str, previous: str) -> str:
+    """The question followed by the earlier question's subject words it does not already have.
+
+    >>> with_context("Which frameworks?", "What do I need for deep learning?")
+    'Which frameworks? deep learning'
+    """
+    own = set(words(question))
+    carried = [w for w in words(previous) if w not in own and w not in _PLAIN]
     return f"{question} {' '.join(dict.fromkeys(carried))}".strip()
+
+
+def prefer_context(alone: float, joined: float, threshold: float) -> bool:
+    """Whether the question read with its context (sources `joined` close) beats it read alone (`alone`).
+
+    >>> prefer_context(0.30, 0.60, 0.35), prefer_context(0.62, 0.80, 0.35), prefer_context(0.75, 0.85, 0.35)
+    (True, True, False)
+    >>> prefer_context(0.62, 0.64, 0.35)
+    False
+    """
+    if alone >= ALONE_ENOUGH or joined < threshold:
+        return False
+    return alone < threshold or joined - alone >= MARGIN

@@ -61,6 +61,7 @@ PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
 KEYWORD = "keyword"
 ASKED = "asked.npy"
+VOCABULARY = "vocabulary.txt"
 CACHE = "embeddings.sqlite"
 REBUILD_HINT = "run `python -m assistant index --rebuild`"
 
@@ -137,6 +138,27 @@ class StoredIndex:
         self.position = {faiss_id(p.id): i for i, p in enumerate(passages)}
         self._asked = None
         self._asked_lock = threading.Lock()
+        self._vocabulary = None
+
+    @property
+    def has_money_figures(self) -> bool:
+        """Whether any passage gives a money figure ("$90,000", "€60k"): pay or price questions need one."""
+        if "money_figures" in self.manifest:
+            return bool(self.manifest["money_figures"])
+        from .requests import MONEY_FIGURE
+
+        return any(MONEY_FIGURE.search(p.text) for p in self.passages)
+
+    @property
+    def vocabulary(self):
+        """The maintainer's vocabulary as built into this generation (`vocabulary.py`); empty if none."""
+        if self._vocabulary is None:
+            from .vocabulary import Vocabulary
+
+            path = self.path / VOCABULARY
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            self._vocabulary = Vocabulary.parse(text, name=f"{self.generation}/{VOCABULARY}")
+        return self._vocabulary
 
     def asked(self) -> tuple[object, object]:
         """(matrix, owners): a vector per asked question, and the passage position each belongs to.
@@ -398,12 +420,14 @@ def write(
     keyword=None,
     previous: StoredIndex | None = None,
     asked=None,
+    vocabulary: str = "",
 ) -> Path:
     """Write a complete generation and make it live atomically. Returns its folder.
 
     `keyword`, when given, is an object with `save(folder)` (the retriever's `KeywordIndex`). `previous`, the
     generation this one extends, lends the stored lines of the passages it already holds (see `_passage_lines`).
-    `asked`, a matrix with a row per asked question in passage order, is written when it has rows.
+    `asked`, a matrix with a row per asked question in passage order, is written when it has rows, and
+    `vocabulary`, the maintainer's vocabulary in its file format, when it is not empty.
     """
     import faiss
 
@@ -425,6 +449,8 @@ def write(
                 np.save(fh, np.asarray(asked, dtype=np.float32))
                 fh.flush()
                 os.fsync(fh.fileno())
+        if vocabulary.strip():
+            _write_synced(tmp / VOCABULARY, vocabulary.encode("utf-8"))
         if keyword is not None:
             keyword.save(tmp / KEYWORD)
             for path in (tmp / KEYWORD).iterdir():

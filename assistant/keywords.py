@@ -157,8 +157,9 @@ class KeywordIndex:
         self.stems = frozenset(self._tokens) or frozenset(_stems(list(self.vocab)))
 
     def knows(self, word: str) -> bool:
-        """Whether the corpus uses `word` (lower case), in this form or another with the same stem."""
-        return word in self.vocab or stem(word) in self.stems
+        """Whether the corpus uses `word` (lower case), in this form or another with the same stem, or its
+        plural ("cnn" for "CNNs": a word of four letters or fewer keeps its "s" when stemmed)."""
+        return word in self.vocab or stem(word) in self.stems or f"{word}s" in self.vocab
 
     def starts_word(self, prefix: str) -> bool:
         """Whether `prefix` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""

@@ -444,4 +444,5 @@ def _checked(question: str, s: AnswerStream, retrieval: Retrieval, given: list[S
         retrieval.query,
         " ".join(parts),
         retrieval.relevance,
+        followup=extractive.followup,
     )

@@ -87,3 +87,20 @@ def gap_groups(state_dir: Path, min_similarity: float = 0.5) -> list[dict]:
         questions = sorted(g["questions"], key=lambda q: -g["questions"][q])
         out.append({"question": questions[0], "count": g["count"], "questions": questions, "last": g["last"]})
     return out
+
+
+def candidate_terms(questions: list[str], knows, min_count: int = 2, limit: int = 15) -> list[dict]:
+    """Words that recur in refused questions and that neither the corpus nor the vocabulary knows: candidates
+    for `corpus/vocabulary.txt` (an abbreviation people use) or for a note (a subject people ask about).
+
+    >>> candidate_terms(["what is an MLE", "MLE salary?", "mle vs swe"], lambda w: w in {"salary", "swe"})
+    [{'term': 'mle', 'count': 3}]
+    """
+    from collections import Counter
+
+    from .text import words
+
+    counts: Counter[str] = Counter()
+    for question in questions:
+        counts.update({w for w in words(question) if len(w) >= 2 and not w.isdigit() and not knows(w)})
+    return [{"term": t, "count": n} for t, n in counts.most_common() if n >= min_count][:limit]

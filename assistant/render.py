@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .answer import Answer
 
@@ -24,16 +24,28 @@ def escape_markdown(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
-def answer_markdown(text: str) -> str:
-    """An answer's text, escaped, with its own list markers and citation numbers kept readable."""
+def answer_markdown(text: str, card: Callable[[int], str] | None = None) -> str:
+    """An answer's text, escaped, with its own list markers kept. Each citation [n] becomes a link to its
+    source card (`card(n)` names the card) when `card` is given, else bold.
+
+    >>> answer_markdown("It *scales* [1].", lambda n: f"src_0_{n}")
+    'It \\\\*scales\\\\* <a class="cite" href="#src_0_1" data-card="src_0_1" title="Open source 1">[1]</a>.'
+    """
     out = []
     for line in text.split("\n"):
         if line.startswith("- "):
             out.append("- " + escape_markdown(line[2:]))
         else:
             out.append(escape_markdown(line))
-    # "\[1\]" renders as "[1]" already; make citations stand out a little.
-    return re.sub(r"\\\[(\d+)\\\]", r"**[\1]**", "\n".join(out))
+    joined = "\n".join(out)
+    if card is None:  # "\[1\]" renders as "[1]" already; make citations stand out a little.
+        return re.sub(r"\\\[(\d+)\\\]", r"**[\1]**", joined)
+
+    def link(m: re.Match) -> str:
+        key = card(int(m.group(1)))
+        return f'<a class="cite" href="#{key}" data-card="{key}" title="Open source {m.group(1)}">[{m.group(1)}]</a>'
+
+    return re.sub(r"\\\[(\d+)\\\]", link, joined)
 
 
 def _find(text: str, sentence: str, start: int = 0) -> tuple[int, int] | None:
@@ -138,7 +150,13 @@ def conversation_markdown(turns: Iterable[tuple[str, Answer | None, str]]) -> st
         if answer is None:
             lines += [error or "(no answer)", ""]
             continue
+        if answer.followup:
+            lines += [f"_Read as a follow-up to “{answer.followup}”._", ""]
         lines += [answer.text, ""]
+        if answer.note:
+            lines += [f"_{answer.note}_", ""]
+        if answer.suggestions:
+            lines += ["The sources do answer questions like these:", ""] + [f"- {suggestion_question(h)}" for h in answer.suggestions] + [""]
         for n, s in enumerate(answer.sources, start=1):
             where = f"{s.title} › {s.heading}" if s.heading else s.title
             quoted = "\n".join("> " + line for line in s.text.splitlines())

@@ -20,7 +20,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import decide
 from .config import Settings
 from .corpus import Passage
 from .embed import Embedder
@@ -35,6 +34,11 @@ MODES = ("hybrid", "dense", "bm25")
 
 #: Passages whose sentence vectors a retriever keeps (about 8 sentences × 1.5 KB each per passage).
 SENTENCE_MEMO = 4096
+
+
+def heading_text(passage: Passage) -> str:
+    """The words of a passage's own heading (its last level), or its document title before any heading."""
+    return passage.heading.split(" › ")[-1] if passage.heading else passage.title
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,24 @@ class Retrieval:
     #: and one sentence of the sources, or one of their asked questions less `Settings.asked_offset`,
     #: whichever is higher (None: unknown, then the best passage's cosine stands in).
     support: float | None = None
-    #: Why the sources cannot answer although they are close (see `Retriever.finish`), or "".
-    uncovered: str = ""
     #: {source id: {sentence: cosine similarity to the question}} for the sources, so the composer can
     #: quote the sentences that mean what was asked, not only those that share its words.
     sentences: dict[str, dict[str, float]] = field(default_factory=dict, compare=False)
+    #: {source id: cosine of its heading to the question}: near 1 when the section answers it as a whole.
+    headings: dict[str, float] = field(default_factory=dict, compare=False)
+    #: {source id: cosine of its closest asked question to the question} (hybrid mode only).
+    asked: dict[str, float] = field(default_factory=dict, compare=False)
+    #: The question's vector (deciding whether a question hinges on a word encodes variants against it).
+    vector: object = field(default=None, compare=False, repr=False)
+    #: For a question that asks several things, per thing asked: {source id: {sentence: cosine}}.
+    parts: tuple[dict[str, dict[str, float]], ...] = field(default=(), compare=False)
+    #: The things asked, in the order of `parts`.
+    part_texts: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def relevance(self) -> float:
         return self.best_cosine if self.support is None else self.support
 
-    def relevant(self, threshold: float) -> bool:
-        return bool(self.sources) and self.relevance >= threshold and not self.uncovered
 
 
 class Retriever:
@@ -110,9 +120,21 @@ class Retriever:
                     self._keywords = keywords
         return self._keywords
 
+    @property
+    def keywords(self) -> KeywordIndex:
+        return self._keyword_index()
+
     def repair_spelling(self, text: str) -> str:
         """`text` with misspelt words repaired against the corpus's words (see `spelling.repair`)."""
         return repair(text, self._keyword_index())
+
+    def choose(self, question: str, meanings: Sequence[str]) -> int:
+        """Which meaning of an ambiguous word the corpus bears out: the question with each meaning added is
+        searched, and the one whose closest passage is closest wins ("tailor my CV": résumé; "CV or NLP as a
+        specialism": computer vision). One batch encode and a search per meaning."""
+        vectors = self.embedder.encode([f"{question} ({m})" for m in meanings], query=True)
+        best = [max((c for _, c in self.stored.search(v, 1)), default=0.0) for v in vectors]
+        return max(range(len(meanings)), key=lambda i: (best[i], -i))
 
 
     def _bm25_ranking(self, query: str, n: int) -> list[int]:
@@ -127,7 +149,7 @@ class Retriever:
         whole message, and of its asking sentences too when it is long (`asking_sentences`)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        repaired = self.repair_spelling(query[: self.settings.max_question_chars])
+        repaired = query[: self.settings.max_question_chars]
         focus = asking_sentences(repaired)
         if focus:  # one batch for both
             vector, focus_vector = self.embedder.encode([repaired, focus], query=True)
@@ -174,47 +196,60 @@ class Retriever:
                 break
         return best
 
-    def search(self, query: str, k: int, mode: str = "hybrid") -> Retrieval:
+    def search(self, query: str, k: int, mode: str = "hybrid", parts: Sequence[str] = ()) -> Retrieval:
         """The `k` best passages for `query`, fused per `mode` ("hybrid", "dense" or "bm25").
 
         In hybrid mode the fused top `rerank_depth` are then re-ranked with their best sentence: a long
         passage that holds one sentence answering the question scores low as a whole (the rest
         dilutes it), and the sentence finds it. Every mode scores the sentences of what it returns, for the
-        abstain test and for the composer.
+        abstain test and for the composer; when the question asks several things (`parts`, see
+        `reading.parts`), against each of them too.
         """
         s = self.settings
-        return self.finish(self.rankings(query, max(s.candidates, k, s.rerank_depth), mode), k, mode)
+        return self.finish(self.rankings(query, max(s.candidates, k, s.rerank_depth), mode), k, mode, parts)
 
-    def finish(self, ranked: Rankings, k: int, mode: str = "hybrid") -> Retrieval:
+    def finish(self, ranked: Rankings, k: int, mode: str = "hybrid", parts: Sequence[str] = ()) -> Retrieval:
         """`search` after the rankings: fusion, re-ranking, sentence scores and the coverage checks."""
         s = self.settings
         order = fuse(ranked, s.dense_weight, s.bm25_weight, s.rrf_k, s.asked_weight)
-        scored: dict[int, dict[str, float]] = {}
+        scored: dict[int, tuple[float, dict[str, float]]] = {}
         if mode == "hybrid" and s.sentence_weight > 0:
             head = order[: max(k, s.rerank_depth)]
-            scored = self.sentence_scores(head, ranked.vector)
-            order = rerank(head, {pos: max(scored[pos].values()) for pos in head}, s.sentence_weight, s.rrf_k)
+            scored = self.passage_scores(head, ranked.vector)
+            order = rerank(head, {pos: max(scored[pos][1].values()) for pos in head}, s.sentence_weight, s.rrf_k)
         order = order[:k]
         unscored = [pos for pos in order if pos not in scored]
         if unscored:
-            scored.update(self.sentence_scores(unscored, ranked.vector))
-        support = max((cos for pos in order for cos in scored[pos].values()), default=0.0)
+            scored.update(self.passage_scores(unscored, ranked.vector))
+        support = max((cos for pos in order for cos in scored[pos][1].values()), default=0.0)
         asked = max((ranked.asked.get(pos, 0.0) for pos in order), default=0.0)
         support = max(support, asked - s.asked_offset)
         sources = [self.source(pos, ranked) for pos in order]
-        missing = ""
-        if support >= s.threshold:  # only a question that would be answered needs the closer look
-            texts = [source.text for source in sources]
-            missing = decide.uncovered(self.embedder, self._keyword_index(), s, ranked.query, ranked.vector, texts)
-        sentences = {source.id: scored[pos] for source, pos in zip(sources, order)}
-        return Retrieval(sources, float(ranked.best_cosine), ranked.query, support, missing, sentences)
+        sentences = {source.id: scored[pos][1] for source, pos in zip(sources, order)}
+        headings = {source.id: scored[pos][0] for source, pos in zip(sources, order)}
+        asked_by_id = {source.id: ranked.asked[pos] for source, pos in zip(sources, order) if pos in ranked.asked}
+        by_part: list[dict[str, dict[str, float]]] = []
+        if parts and order:
+            for vector in self.embedder.encode(list(parts), query=True):
+                scores = self.passage_scores(order, vector)
+                by_part.append({source.id: scores[pos][1] for source, pos in zip(sources, order)})
+        return Retrieval(
+            sources, float(ranked.best_cosine), ranked.query, support, sentences, headings, asked_by_id, ranked.vector, tuple(by_part),
+            tuple(parts) if by_part else (),
+        )
 
     def sentence_scores(self, positions: Sequence[int], vector) -> dict[int, dict[str, float]]:
-        """{position: {sentence: cosine to `vector`}} for these passages.
+        """{position: {sentence: cosine to `vector`}} for these passages (see `passage_scores`)."""
+        return {pos: scores for pos, (_, scores) in self.passage_scores(positions, vector).items()}
 
-        Sentence vectors are made on first use and kept (least recently used go first beyond
-        `SENTENCE_MEMO` passages), so a question costs one encode of the sentences no question has touched
-        yet: building them for the whole corpus up front would double the cost of indexing.
+    def passage_scores(self, positions: Sequence[int], vector) -> dict[int, tuple[float, dict[str, float]]]:
+        """{position: (heading's cosine to `vector`, {sentence: cosine})} for these passages.
+
+        The heading is the question a notes section answers ("How long does it take to become job-ready?"):
+        a question close to it is one the section answers as a whole. Vectors are made on first use and kept
+        (least recently used go first beyond `SENTENCE_MEMO` passages), so a question costs one encode of the
+        texts no question has touched yet: building them for the whole corpus up front would double the cost
+        of indexing.
         """
         import numpy as np
 
@@ -226,7 +261,7 @@ class Retriever:
                     self._sentence_memo.move_to_end(passages[pos].id)
         todo = [pos for pos, entry in known.items() if entry is None]
         if todo:
-            texts = [sentences_of(passages[pos].text) for pos in todo]
+            texts = [[heading_text(passages[pos]), *sentences_of(passages[pos].text)] for pos in todo]
             matrix = self.embedder.encode([t for group in texts for t in group], query=True)
             start = 0
             with self._memo_lock:
@@ -240,8 +275,8 @@ class Retriever:
         out = {}
         for pos in positions:
             group, vectors = known[pos]
-            cosines = np.asarray(vectors) @ np.asarray(vector)
-            out[pos] = {text: round(float(c), 4) for text, c in zip(group, cosines)}
+            cosines = [round(float(c), 4) for c in np.asarray(vectors) @ np.asarray(vector)]
+            out[pos] = (cosines[0], dict(zip(group[1:], cosines[1:])))
         return out
 
     def source(self, pos: int, ranked: Rankings) -> Source:

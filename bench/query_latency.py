@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf_common import corpus_settings, machine, p50, p95, parser, questions, ratio, run_and_report, timed  # noqa: E402
 
-STAGES = ("spelling", "embed", "dense", "keyword", "fusion", "compose")
+STAGES = ("reading", "embed", "dense", "keyword", "fusion", "decide", "compose")
 
 
 def run(args, embedder=None) -> dict:
     import numpy as np
 
-    from assistant.compose import compose
     from assistant.api import Assistant
+    from assistant.compose import compose
     from assistant.embed import Embedder
 
     with tempfile.TemporaryDirectory(prefix="query-") as tmp:
@@ -73,7 +73,8 @@ def run(args, embedder=None) -> dict:
                 overhead.append(times["ask"][-1] - times["floor"][-1])
                 # The same path, stage by stage.
                 text = " ".join(q.split())[: s.max_question_chars]
-                repaired, t_spell = timed(retriever.repair_spelling, text)
+                reading, t_read = timed(bot.read, text)
+                repaired = reading.text
                 vector, t_embed = timed(embedder.encode_query, repaired)
                 dense, t_dense = timed(stored.search, vector, n)
                 bm25, t_kw = timed(retriever._bm25_ranking, repaired, n)
@@ -85,10 +86,12 @@ def run(args, embedder=None) -> dict:
                     return retriever.finish(ranked, s.top_k)
 
                 retrieval, t_fuse = timed(fusion)
-                _, t_compose = timed(compose, text, retrieval, s.threshold, s.answer_words)
-                for name, value in zip(STAGES, (t_spell, t_embed, t_dense, t_kw, t_fuse, t_compose)):
+                _, t_decide = timed(bot.judge.decide, reading, retrieval)
+                _, t_compose = timed(compose, text, retrieval, s.threshold)
+                stages = (t_read, t_embed, t_dense, t_kw, t_fuse, t_decide, t_compose)
+                for name, value in zip(STAGES, stages):
                     times[name].append(value)
-                times["stages"].append(t_spell + t_embed + t_dense + t_kw + t_fuse + t_compose)
+                times["stages"].append(sum(stages))
 
         summary = {k: {"p50_ms": round(p50(v), 3), "p95_ms": round(p95(v), 3)} for k, v in times.items()}
         return {

@@ -33,9 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from assistant.api import Assistant  # noqa: E402
 from assistant.compose import compose  # noqa: E402
-from assistant.api import Assistant, condense  # noqa: E402
 from assistant.config import Settings  # noqa: E402
+from assistant.decide import Judge, Reason  # noqa: E402
 from assistant.embed import Embedder  # noqa: E402
 from assistant.evaluate import abstention, load_cases, retrieval_metrics  # noqa: E402
 
@@ -60,6 +61,7 @@ class Runner:
     """Searches with any settings, computing each question's rankings only once."""
 
     def __init__(self, bot: Assistant, cases) -> None:
+        self.bot = bot
         self.retriever = bot._retriever
         self.base = bot.settings
         self.cases = cases
@@ -74,9 +76,18 @@ class Runner:
 
         self.retriever.rankings = rankings
 
+    def understand(self, case, settings: Settings, k: int = 10, mode: str = "hybrid"):
+        """(reading, retrieval) of a case, read and searched as `Assistant.ask` does with these settings."""
+        self.retriever.settings = self.bot.settings = settings
+        reading, retrieval, _ = self.bot._understand(" ".join(case.question.split()), k, mode, list(case.history))
+        return reading, retrieval
+
     def search(self, case, settings: Settings, k: int = 10, mode: str = "hybrid"):
-        self.retriever.settings = settings
-        return self.retriever.search(condense(case.question, list(case.history)), k, mode)
+        return self.understand(case, settings, k, mode)[1]
+
+    def judge(self, settings: Settings) -> Judge:
+        stored = self.retriever.stored
+        return Judge(self.bot.embedder, self.retriever.keywords, stored.vocabulary, settings, stored.has_money_figures, stored.passages)
 
     def retrieval(self, cases, settings: Settings, mode: str = "hybrid") -> dict:
         rows = [
@@ -88,10 +99,12 @@ class Runner:
         """(abstain score, out of scope) per case: the best sentence's cosine, or 0 when the sources lack a
         name, a figure or the word the question hinges on (that abstention holds at any threshold)."""
         out = []
-        settings = settings.replace(threshold=0.0)  # so every case gets the name, figure and word checks
+        settings = settings.replace(threshold=0.0)  # so every case gets the other checks
+        judge = self.judge(settings)
         for c in cases:
-            r = self.search(c, settings, settings.top_k)
-            out.append((0.0 if r.uncovered else r.relevance, not c.in_scope))
+            reading, r = self.understand(c, settings, settings.top_k)
+            decision = judge.decide(reading, r)
+            out.append((r.relevance if decision.reason in (Reason.ANSWERED, Reason.OFF_SUBJECT) else 0.0, not c.in_scope))
         return out
 
     def citation_validity(self, cases, settings: Settings, k: int, threshold: float | None = None) -> float:
@@ -99,11 +112,18 @@ class Runner:
         the settings') decides what is answered; searching with a threshold no cosine reaches skips the
         name, figure and word checks, which the fusion grid leaves for later."""
         valid = []
+        settings = settings.replace(threshold=settings.threshold if threshold is None else threshold)
+        judge = self.judge(settings)
         for c in cases:
             if not c.in_scope:
                 continue
-            answer = compose(c.question, self.search(c, settings, k), settings.threshold if threshold is None else threshold)
-            if not answer.abstained:
+            reading, r = self.understand(c, settings, k)
+            if threshold is not None and threshold >= NEVER:
+                decided = r.relevance >= settings.threshold
+            else:
+                decided = judge.decide(reading, r).answer
+            if decided:
+                answer = compose(c.question, r, settings.threshold)
                 valid.append(float(any(s.doc in c.expected for s in answer.sources)))
         return mean(valid)
 

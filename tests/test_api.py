@@ -98,7 +98,8 @@ def test_abstained_questions_are_logged_as_gaps(bot):
 
 def test_answer_to_dict_has_the_json_shape(bot):
     data = bot.ask("What is MLOps?").to_dict()
-    assert set(data) == {"question", "answer", "abstained", "sources"}
+    assert set(data) == {"question", "answer", "abstained", "reason", "note", "followup", "suggestions", "sources", "related"}
+    assert data["reason"] == "answered" and not data["abstained"]
     assert [s["n"] for s in data["sources"]] == list(range(1, len(data["sources"]) + 1))
 
 
@@ -157,17 +158,18 @@ def test_many_threads_sharing_one_assistant_get_the_same_answers(bot):
 
 
 @pytest.mark.parametrize(
-    "question, why",
+    "question, reason, why",
     [
-        ("How much does a junior machine learning engineer earn in London?", "London"),
-        ("What qualifications does a chef need?", "chef"),
+        # Pay: the true reason is that the sources give no figures anywhere, not that they never name London.
+        ("How much does a junior machine learning engineer earn in London?", "figures", "no salary or price figures"),
+        ("What qualifications does a chef need?", "not_mentioned", "chef"),
     ],
 )
-def test_near_miss_questions_are_refused_with_the_reason(bot, question, why):
-    # Both sit close to real passages (career levels, qualifications); the missing piece is named.
+def test_near_miss_questions_are_refused_with_the_reason(bot, question, reason, why):
+    # Both sit close to real passages (career levels, qualifications); the true reason is given.
     answer = bot.ask(question, log_gaps=False)
     assert answer.abstained and not answer.sources
-    assert why in answer.note
+    assert answer.reason == reason and why in answer.note
 
 
 def test_a_misspelt_question_is_repaired_but_real_words_are_kept(bot):
@@ -317,7 +319,7 @@ def test_a_request_to_write_code_is_refused_with_the_reason(bot, monkeypatch):
 
     request = "Can you write me the Python code for a scikit-learn pipeline that avoids data leakage?"
     answer = bot.ask(request, log_gaps=False)
-    assert answer.abstained and "cannot write" in answer.note
+    assert answer.abstained and answer.reason == "writing" and "cannot write" in answer.note
     # Close passages exist: without the check it would quote them as if they were the code.
-    monkeypatch.setattr(assistant.decide, "asks_for_writing", lambda question: False)
+    monkeypatch.setattr(assistant.decide.requests, "asks_for_writing", lambda question: False)
     assert not bot.ask(request, log_gaps=False).abstained

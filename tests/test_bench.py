@@ -43,7 +43,7 @@ def test_every_benchmark_says_what_it_is_and_how_to_run_it():
 def test_query_benchmark_breaks_ask_down_against_the_floor(capsys, embedder):
     out = run_json(capsys, "query_latency", ["--rounds", "1", "--limit", "3", "--docs", "3"], embedder=embedder)
     assert out["questions"] == 3 and out["passages"] > 5
-    for key in ("ask", "floor", "floor_encode", "floor_search", "spelling", "embed", "dense", "keyword", "fusion", "compose"):
+    for key in ("ask", "floor", "floor_encode", "floor_search", "reading", "embed", "dense", "keyword", "fusion", "decide", "compose"):
         assert out["ms"][key]["p50_ms"] > 0 and out["ms"][key]["p95_ms"] >= out["ms"][key]["p50_ms"]
     assert out["ask_over_floor_p50"] > 0 and out["target"] == 1.3
 

@@ -204,6 +204,21 @@ def open_card(page, reply, n: int = 1):
     return card
 
 
+def click_citation(page, reply, n: int = 1):
+    """Click the answer's [n]; returns its card, which must then be open and in view."""
+    from playwright.sync_api import expect
+
+    link = reply.locator(f'a.cite[data-card$="_{n}"]').first
+    link.scroll_into_view_if_needed()
+    link.click()
+    card = reply.locator(CARD).nth(n - 1)
+    expect(card.locator("details")).to_have_attribute("open", "")
+    page.wait_for_timeout(1500)  # the card opens, then the smooth scroll settles
+    box = card.locator("summary").bounding_box()
+    assert box and 0 <= box["y"] <= page.viewport_size["height"] - box["height"], "the cited card is not in view"
+    return card
+
+
 def show_from(page, locator) -> None:
     """Scroll `locator` to the top of the view for a screenshot, pointer out of the way.
 
@@ -255,7 +270,9 @@ def test_desktop_answer_sources_feedback_download_and_upload(server, browser, sh
         expect(summary).to_contain_text("MLOps")
         expect(summary).to_contain_text("relevance")
 
-        card = open_card(page, reply)
+        # A citation is a link: clicking [1] opens its card and scrolls to it.
+        page.locator(MESSAGE).nth(0).scroll_into_view_if_needed()
+        card = click_citation(page, reply, 1)
         expect(card).to_contain_text("Corpus document: notes/")
         marked = card.locator("mark")
         assert marked.count() >= 1 and marked.first.is_visible()
@@ -302,6 +319,33 @@ def test_desktop_answer_sources_feedback_download_and_upload(server, browser, sh
         page.close()
 
 
+def test_a_follow_up_says_so_and_an_unrelated_question_after_it_is_answered_as_in_a_new_chat(server, browser):
+    from playwright.sync_api import expect
+
+    url, _ = server
+    page = open_page(browser, url, DESKTOP)
+    try:
+        fresh = ask(page, "What is data leakage?")
+        fresh_text = fresh.locator('[data-testid="stMarkdownContainer"]', has_text="[1]").first.inner_text()
+        page.close()
+        page = open_page(browser, url, DESKTOP)
+        ask(page, "What do I need for deep learning?")
+        follow = ask(page, "Which frameworks?")
+        expect(follow).to_contain_text("Read as a follow-up to “What do I need for deep learning?”")
+        expect(follow.get_by_role("button", name="Ask as a new question")).to_be_visible()
+        unrelated = ask(page, "What is data leakage?")
+        expect(unrelated).not_to_contain_text("Read as a follow-up")
+        assert unrelated.locator('[data-testid="stMarkdownContainer"]', has_text="[1]").first.inner_text() == fresh_text
+        # "Ask as a new question" asks the follow-up again, alone.
+        follow.get_by_role("button", name="Ask as a new question").click()
+        again = page.locator(MESSAGE).nth(page.locator(MESSAGE).count() - 1)
+        expect(page.locator(MESSAGE)).to_have_count(8)
+        again.locator(f'{CARD}, [data-testid="stAlert"]').first.wait_for()
+        expect(again).not_to_contain_text("Read as a follow-up")
+    finally:
+        page.close()
+
+
 def test_phone_width_reads_without_overflow(server, browser, shots):
     from playwright.sync_api import expect
 
@@ -311,7 +355,7 @@ def test_phone_width_reads_without_overflow(server, browser, shots):
         shots(page, "empty-phone.png", publish=False)
         reply = ask(page, "What is overfitting?")
         expect(reply.locator(f"{CARD} summary").first).to_contain_text("[1]")
-        card = open_card(page, reply)
+        card = click_citation(page, reply, 1)  # on a phone too
         show_from(page, reply.locator('[data-testid="stCaptionContainer"]').first)  # "Sources" and the cards
         shots(page, "sources-phone.png", publish=False)
         assert card.locator("mark").first.is_visible()
@@ -325,7 +369,7 @@ def test_phone_width_reads_without_overflow(server, browser, shots):
 
         # The sidebar opens from its toggle at phone width.
         page.locator('[data-testid="stExpandSidebarButton"]').click()
-        expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Sources per answer")
+        expect(page.locator('[data-testid="stSidebar"]')).to_contain_text("Passages searched per question")
         settle(page, page.locator('[data-testid="stSidebar"]'))
         shots(page, "sidebar-phone.png", publish=False)
     finally:

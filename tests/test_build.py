@@ -507,3 +507,22 @@ def test_a_corpus_without_asked_questions_writes_no_asked_file(tiny, fake_embedd
     assert not (loaded.path / store.ASKED).exists()
     matrix, owners = loaded.asked()
     assert len(matrix) == len(owners) == 0
+
+
+def test_the_vocabulary_file_is_no_document_and_a_change_to_it_is_live_after_index_without_embedding(tiny, fake_embedder):
+    sync(tiny, fake_embedder)
+    (tiny.corpus_dir / "vocabulary.txt").write_text("MLE = machine learning engineer\n")
+    report = sync(tiny, FakeEmbedder())
+    assert not report.unchanged and report.embedded == 0 and "vocabulary.txt" not in report.added
+    loaded = store.load(tiny.index_dir, tiny)
+    assert loaded.vocabulary.meanings("mle") == ("machine learning engineer",)
+    assert all(p.doc != "vocabulary.txt" for p in loaded.passages)
+    assert sync(tiny, FakeEmbedder()).unchanged
+    (tiny.corpus_dir / "vocabulary.txt").write_text("MLE = machine learning engineer\nDS = data scientist\n")
+    assert store.load(tiny.index_dir, tiny).generation != sync(tiny, FakeEmbedder()).generation
+
+
+def test_an_unreadable_vocabulary_is_reported_and_the_documents_still_index(tiny, fake_embedder):
+    (tiny.corpus_dir / "vocabulary.txt").write_bytes(b"MLE = \xff\xfe")
+    report = sync(tiny, fake_embedder)
+    assert any("vocabulary.txt" in message for message in report.skipped) and report.documents == 2

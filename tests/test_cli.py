@@ -32,8 +32,8 @@ def test_ask_json_answers_from_the_article_with_valid_citations(env):
     result = run("ask", "--json", "What skills do I need to become a machine learning engineer?", env_extra=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"question", "answer", "abstained", "sources"}
-    assert data["abstained"] is False
+    assert set(data) == {"question", "answer", "abstained", "reason", "note", "followup", "suggestions", "sources", "related"}
+    assert data["abstained"] is False and data["reason"] == "answered"
     assert data["sources"][0]["doc"] == "how-to-become-a-machine-learning-engineer.md"
     numbers = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", data["answer"])}
     assert numbers == {s["n"] for s in data["sources"]}
@@ -49,8 +49,9 @@ def test_ask_out_of_scope_abstains_in_json(env):
 def test_a_near_miss_question_is_refused_with_a_note_saying_what_is_missing(env):
     result = run("ask", "What qualifications does a chef need?", env_extra=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("I don't know from these sources")
-    assert "Note: Close passages exist, but the corpus never mentions “chef”." in result.stdout
+    assert result.stdout.startswith("I don't know from these sources: they never mention what this question turns on.")
+    assert "Note: The sources never mention “chef”." in result.stdout
+    assert "The sources do answer questions like these:" in result.stdout
     assert "Sources:" not in result.stdout
 
 
@@ -116,3 +117,13 @@ def test_gaps_lists_abstained_questions(env):
     result = run("gaps", env_extra=env)
     assert result.returncode == 0 and "boil an egg" in result.stdout
     assert "<!-- asked:" in result.stdout  # how a maintainer teaches a section the reader's wording
+
+
+def test_gaps_names_words_that_recur_in_refused_questions_as_vocabulary_candidates(env):
+    for question in ("What does a zorblat engineer do?", "Is zorblat hard to learn?"):
+        run("ask", question, env_extra=env)
+    result = run("gaps", "--json", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    terms = {t["term"]: t["count"] for t in json.loads(result.stdout)["candidate_terms"]}
+    assert terms.get("zorblat") == 2
+    assert "corpus/vocabulary.txt" in run("gaps", env_extra=env).stdout

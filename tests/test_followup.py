@@ -1,22 +1,42 @@
-"""Follow-ups: when a question borrows from the conversation (pure logic)."""
+"""Follow-ups: which questions may lean on the one before, and when the context is kept (pure logic)."""
 
-from assistant.followup import condense
+from __future__ import annotations
 
+import pytest
 
-def test_a_short_follow_up_borrows_the_previous_questions_terms():
-    assert condense("Which frameworks?", ["What do I need for deep learning?"]) == "Which frameworks? deep learning"
-
-
-def test_a_follow_up_that_refers_back_borrows_terms_even_when_long():
-    out = condense("Why does it matter so much for this career path?", [{"role": "user", "content": "What is calculus?"}])
-    assert "calculus" in out
+from assistant.followup import may_lean_on, prefer_context, previous_question, with_context
 
 
-def test_a_full_new_question_stands_alone():
-    q = "What is SQL used for in data cleaning work?"
-    assert condense(q, ["What is MLOps?"]) == q
+@pytest.mark.parametrize(
+    "question, leans",
+    [
+        ("Which frameworks?", True),
+        ("and how long does that take?", True),
+        ("what about the behavioural part?", True),
+        ("Do I need it for that?", True),
+        ("How should I structure an answer in an ML system design interview?", False),
+        ("Is it worth doing a master's for machine learning engineering?", False),
+        ("Is it normal to want to give up after dozens of rejections?", False),
+    ],
+)
+def test_only_short_continuing_or_pointing_questions_may_lean_on_the_one_before(question, leans):
+    assert may_lean_on(question) is leans
 
 
-def test_only_user_turns_are_used_as_history():
+def test_the_context_is_the_earlier_questions_subject_words():
+    assert with_context("Which frameworks?", "What do I need for deep learning?") == "Which frameworks? deep learning"
+
+
+def test_only_user_turns_are_context():
     history = [{"role": "user", "content": "Tell me about Kubernetes"}, {"role": "assistant", "content": "Docker images [1]."}]
-    assert "kubernetes" in condense("Why?", history).lower() and "docker" not in condense("Why?", history).lower()
+    assert previous_question(history) == "Tell me about Kubernetes"
+    assert previous_question(["What is MLOps?", "   "]) == "What is MLOps?"
+    assert previous_question(None) == ""
+
+
+def test_the_context_is_kept_only_when_it_brings_clearly_closer_sources():
+    assert prefer_context(alone=0.30, joined=0.60, threshold=0.35)  # not answerable alone, answerable with it
+    assert prefer_context(alone=0.55, joined=0.66, threshold=0.35)
+    assert not prefer_context(alone=0.55, joined=0.57, threshold=0.35)  # no clear gain: read alone
+    assert not prefer_context(alone=0.75, joined=0.90, threshold=0.35)  # close enough alone: read alone
+    assert not prefer_context(alone=0.20, joined=0.30, threshold=0.35)  # neither answers

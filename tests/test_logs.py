@@ -95,3 +95,11 @@ def test_gap_groups_keep_questions_without_content_words_apart(tmp_path):
     groups = logs.gap_groups(tmp_path)
     assert [g["count"] for g in groups] == [2, 1]
     assert {q for g in groups for q in g["questions"]} == {"?", "why?"}
+
+
+def test_words_recurring_in_refused_questions_that_nothing_knows_are_candidates_for_the_vocabulary():
+    from assistant.logs import candidate_terms
+
+    questions = ["what is an MLE?", "MLE salary in Berlin", "is an mle a swe", "what is a chef"]
+    terms = candidate_terms(questions, knows={"salary", "swe", "chef"}.__contains__)
+    assert terms == [{"term": "mle", "count": 3}]  # "berlin" once only: not yet a pattern

@@ -1,0 +1,247 @@
+"""What a question asks for, read from its words alone: a piece of writing, a judgement of the reader's own
+work, figures for pay or prices, another role than the ones the corpus is about, another language.
+
+Pure text work (no model, no index): `decide.py` weighs these with what retrieval found. Each test is tuned
+to leave ordinary questions alone: "How do I write clean ML code?" asks about writing, not for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .text import STOPWORDS
+from .vocabulary import Vocabulary
+
+_POLITE = r"^\s*(?:hi|hello|hey)?[,!.\s]*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+_AUTHORING = re.compile(
+    _POLITE + r"(?:(?:write|draft|translate|compose|rewrite|proofread|generate|summari[sz]e)\b|(?:make|create|build|design|give)\s+me\s+an?\b)",
+    re.I,
+)
+
+
+def asks_for_writing(question: str) -> bool:
+    """Whether `question` asks the assistant to write something (code, a letter, a translation, a plan made
+    for the reader) rather than asks what the sources say. An extractive assistant can only quote; close
+    passages ("PyTorch", "cover letter") would otherwise be quoted as if they were the work.
+
+    >>> asks_for_writing("Can you write the PyTorch code for an attention layer?")
+    True
+    >>> asks_for_writing("How do I write clean, testable ML code?")
+    False
+    """
+    return bool(_AUTHORING.search(question))
+
+
+_MINE = r"\b(my|mine|our)\b"
+_WORK = r"(cv|résumé|resume|github|portfolio|profile|projects?|cover letter|linkedin|code|notebook|repo|repository|application|background|plan|idea|model|kaggle)"
+_JUDGE = re.compile(
+    r"\b(review|critique|rate|assess|evaluate|judge|roast|grade|proofread)\b[^.?!]{0,30}" + _MINE
+    + r"|\b(look|go)\s+(at|over|through)\b[^.?!]{0,30}" + _MINE
+    + r"|\b(feedback|thoughts|opinion)\s+on\b[^.?!]{0,30}" + _MINE
+    + r"|\b(what are|what're|how are|how good are)\s+my\s+(chances|odds|prospects)\b"
+    + r"|\bdo i (have|stand) (a|any) (real )?chance\b"
+    + r"|\b(my|mine|this)\s+" + _WORK + r"\b[^?!]{0,160}\b(good enough|any good|strong enough|competitive enough|"
+    r"is (it|that|this) (good|ok|okay|enough|strong|competitive|fine)|does (it|this|that) work|what do you think|how does (it|this) (look|sound))\b"
+    + r"|\b(here'?s|here is|this is|below is|attached is)\s+(the\s+\w+\s+of\s+)?my\s+" + _WORK + r"\b",
+    re.I,
+)
+
+
+def asks_for_review(question: str) -> bool:
+    """Whether `question` asks the assistant to judge something of the reader's own (a CV, a GitHub
+    profile, a project idea, their chances), which the sources cannot see.
+
+    >>> asks_for_review("Can you look at my GitHub and tell me if my projects are good enough?")
+    True
+    >>> asks_for_review("What are my chances of getting an ML job at 40?")
+    True
+    >>> asks_for_review("How do I make my portfolio stand out?"), asks_for_review("Should my CV list Kaggle?")
+    (False, False)
+    """
+    return bool(_JUDGE.search(question))
+
+
+_MONEY = re.compile(
+    r"\b(salar(y|ies)|wages?|earn(s|ing|ings)?|compensation|comp package|pay ?(rise|raise|band|scale|cut|check|packet)s?|"
+    r"stock options?|equity|bonus(es)?|(hourly|day|daily) rate|rate should i charge|how much (do|does|did|will|would|can|could|should|might)\b[^?]{0,60}\b"
+    r"(make|earn|pay|get paid|charge|cost)|(cost|costs|price|priced|fee|fees)\s+(per|a|an|each)\s+(hour|month|year|week|seat|token|course|exam|attempt)|"
+    r"how much (is|are|was|were)\b[^?]{0,60}\b(subscription|course|exam|certificate|certification|degree|bootcamp|ticket|registration|tuition|gpu|plan)|"
+    r"(what|how much) (does|do|did|would|will)\b[^?]{0,60}\bcost|tuition|(price|cost) of|how expensive|raise should i expect|get paid)\b",
+    re.I,
+)
+#: A money figure in a text: "$90,000", "€60k", "120k USD", "50 euros".
+MONEY_FIGURE = re.compile(r"[$€£¥₹]\s?\d|\b\d[\d,.]*\s?(k|usd|eur|gbp|inr|dollars?|euros?|pounds?|rupees?)\b", re.I)
+
+
+def asks_for_figures(question: str) -> bool:
+    """Whether `question` asks for pay or prices, which need figures the answer would quote.
+
+    >>> asks_for_figures("What salary does a junior ML engineer get?"), asks_for_figures("How much does Colab Pro cost per month?")
+    (True, True)
+    >>> asks_for_figures("How much maths do I need?"), asks_for_figures("Is a paid course worth the money?")
+    (False, False)
+    """
+    return bool(_MONEY.search(question))
+
+
+#: The nouns that end a role's name.
+_ROLE_NOUN = (
+    r"engineers?|developers?|analysts?|scientists?|designers?|managers?|researchers?|architects?|administrators?|"
+    r"admins?|consultants?|specialists?|testers?|technicians?|programmers?|statisticians?|actuar(?:y|ies)|quants?|"
+    r"sres?|officers?|directors?|teachers?|tutors?|writers?|marketers?|recruiters?|pilots?|nurses?|doctors?|physicians?|"
+    r"lawyers?|accountants?|chefs?|cooks?|plumbers?|electricians?|journalists?|photographers?|actors?|artists?|"
+    r"musicians?|pharmacists?|dentists?|therapists?|psychologists?|economists?|bankers?|traders?|firefighters?|"
+    r"salespeople|salesperson|mechanics?|carpenters?"
+)
+_ROLE = re.compile(rf"\b((?:[a-z0-9+#/&-]+\s+){{0,3}}?(?:{_ROLE_NOUN}))\b", re.I)
+_TARGET = re.compile(
+    r"\b(become|becoming|get into|getting into|break into|breaking into|hired as|job as|jobs as|"
+    r"career as|switch to|switching to|transition to|transitioning to|move into|moving into|roadmap (to|for)|path to|"
+    r"interviews? for|to be an?|get hired as|land an?|qualify as|train as|apply as|role as)\b",
+    re.I,
+)
+#: Words that make a role one of ours when it ends in engineer, scientist or researcher ("NLP engineer").
+_ML_WORDS = re.compile(r"\b(ml|machine learning|ai|artificial intelligence|deep learning|nlp|computer vision|mlops|llm|genai|applied)\b", re.I)
+_FIELD = re.compile(r"\b(ml|machine learning|ai|artificial intelligence|deep learning|mlops|llms?)\b", re.I)
+
+
+def role_phrases(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, phrase) of each role named in `text` (up to three words before a role noun)."""
+    out = []
+    for m in _ROLE.finditer(text):
+        words = m.group(1).split()
+        # Words up to the last one that cannot be part of a role's name ("the difference between an") go.
+        cut = max((i + 1 for i, w in enumerate(words[:-1]) if w.lower() in _NOT_IN_ROLE or w.lower() in STOPWORDS), default=0)
+        words = words[cut:]
+        phrase = " ".join(words)
+        if len(words) == 1 and not words[0].isupper():  # "an engineer", "my manager": no role named
+            continue
+        out.append((m.end() - len(phrase), m.end(), phrase))
+    return out
+
+
+_NOT_IN_ROLE = frozenset(
+    "a an the as to be become becoming into i im i'm me my our your their his her for of and or vs versus from at in "
+    "on with how what which who do does is are was get hired work working job jobs career switch move moving land "
+    "good great new junior senior lead entry level mid first one two three any some every each this that between "
+    "difference differences compared versus like than".split()
+)
+
+
+def is_our_role(phrase: str, vocabulary: Vocabulary) -> bool:
+    """Whether a role phrase names a role the corpus is about: one of the vocabulary's `[roles]` (any
+    seniority before it), or an engineer, scientist or researcher of an ML subject ("NLP engineer")."""
+    low = " ".join(vocabulary.expand(phrase).lower().replace("(", " ").replace(")", " ").split())
+    low = re.sub(r"(?<=[a-z])s$", "", low)  # "research engineers" is "research engineer"
+    if any(low == r or low.endswith(" " + r) or f"{r} " in f"{low} " for r in vocabulary.roles):
+        return True
+    return bool(_ML_WORDS.search(low)) and bool(re.search(r"(engineer|scientist|researcher)s?$", low)) and not re.search(
+        r"\b(product|project|program|sales|marketing)\b", low
+    )
+
+
+def other_role(question: str, vocabulary: Vocabulary) -> tuple[str, bool]:
+    """The role `question` asks about when it is not one the corpus is about, else "", and whether the
+    question says it is the role to enter (else it only names it).
+
+    A role after "become", "hired as", "roadmap to" … is what the question is about, and so is a field in "a
+    cover letter for a teaching job"; without one, a question comparing other roles only ("SRE vs DevOps
+    engineer?") or asking what one does names them. A question that names one of ours ("Can a data analyst
+    become an ML engineer?") is ours.
+
+    >>> v = Vocabulary(roles=frozenset({"machine learning engineer", "ml engineer"}))
+    >>> other_role("How do I become a UX designer for AI products?", v)
+    ('UX designer', True)
+    >>> other_role("Can a data analyst become an ML engineer?", v), other_role("I'm a data analyst; what should I learn for ML?", v)
+    (('', False), ('', False))
+    """
+    roles = role_phrases(question)
+    if any(is_our_role(p, vocabulary) for _, _, p in roles) or _PATH.search(question):
+        return "", False
+    for target in _TARGET.finditer(question):
+        after = [p for start, _, p in roles if 0 <= start - target.end() <= 12]
+        if after:
+            return after[0], True
+    job = _JOB.search(question)
+    if job and not _FIELD.search(job.group(1)) and not is_our_role(job.group(1), vocabulary):
+        return f"{job.group(1)} {job.group(2)}", True
+    if not roles:
+        return "", False
+    # No stated target: a question comparing other roles only ("SRE vs DevOps engineer?") or asking what
+    # one does ("What does a UX designer do?") is about them, unless it names an ML field outside them.
+    compares = len({p.lower() for _, _, p in roles}) >= 2
+    asks_what = re.search(r"\bwhat (does|do) (an?|the)\s+[\w\s-]{1,40}\s+do\b", question, re.I)
+    if not (compares or asks_what):
+        return "", False
+    outside = question
+    for start, end, _ in sorted(roles, reverse=True):
+        outside = outside[:start] + " " + outside[end:]
+    return ("", False) if _FIELD.search(outside) else (roles[0][2], False)
+
+
+#: A role taken on the way to ML is ours to talk about: "Should I become a data analyst first?"
+_PATH = re.compile(
+    r"\b(first|stepping[- ]stones?|on the way|along the way|before (moving|switching|going|getting)|then (move|switch|go)|"
+    r"next step|(path|way|route) (in)?to (ml|machine learning|ai)|"
+    r"(switch|switching|move|moving|transition|transitioning|get|getting|break|breaking)( over| across)? (in)?to (an? )?(ml|machine learning|ai))\b",
+    re.I,
+)
+#: "a cover letter for a teaching job": the field of a job, role or position asked about.
+_JOB = re.compile(r"\b(?:for|as|in|into)\s+an?\s+((?:[a-z-]+\s+){0,1}[a-z-]+)\s+(job|role|position|career)s?\b", re.I)
+
+
+_LEGAL = re.compile(
+    r"\b(visas?|work permits?|sponsor(ship|s|ed)?|immigration|green card|h-?1b|opt\b|stem extension|blue card|"
+    r"residence permit|citizenship|non-?compete|clause|enforceable|lawsuit|lawyer|legal(ly)?|labou?r law|employment law|"
+    r"ip assignment|severance|tax(es|ed|ation)?|ir35|umbrella company|limited company|vat|ai act|gdpr compliance)\b",
+    re.I,
+)
+
+
+def asks_for_legal(question: str) -> bool:
+    """Whether `question` turns on visas, employment law, contracts or tax: advice the sources do not give.
+
+    >>> asks_for_legal("Will a UK company sponsor my visa?"), asks_for_legal("Is a non-compete clause enforceable?")
+    (True, True)
+    >>> asks_for_legal("Why should ML engineers care about ethics?")
+    False
+    """
+    return bool(_LEGAL.search(question))
+
+
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def looks_english(question: str, knows: Callable[[str], bool], close: Callable[[str], bool] | None = None) -> bool:
+    """Whether `question` is in English.
+
+    Not when most of its letters are not Latin. Yes when most of its words are English or known to the corpus
+    (`knows`). Otherwise the words that are not: not English when at least two of them are words of one other
+    language (`spelling.other_language`); English when most words are at least close to a known one (`close`:
+    "machin lerning enginer skils" is typed in a hurry, not in another language).
+
+    >>> english = {"what", "is", "data", "leakage", "the", "difference"}.__contains__
+    >>> looks_english("What is data leakage?", english), looks_english("¿Qué es el data leakage en los modelos?", english)
+    (True, False)
+    >>> looks_english("机器学习工程师的面试一般有哪些环节？", english)
+    False
+    """
+    from .spelling import other_language
+
+    letters = [c for c in question if c.isalpha()]
+    if not letters:
+        return True
+    latin = sum(1 for c in letters if _LATIN.match(c))
+    if latin / len(letters) < 0.7:
+        return False
+    words = [w.lower().replace("’", "'") for w in re.findall(r"[^\W\d_]+(?:['’][^\W\d_]+)?", question) if len(w) >= 2]
+    if len(words) < 4:
+        return True
+    unknown = [w for w in words if not knows(w)]
+    if len(unknown) / len(words) <= 0.5:
+        return True
+    if other_language(unknown):
+        return False
+    near = sum(1 for w in unknown if close is not None and close(w))
+    return (len(words) - len(unknown) + near) / len(words) > 0.5
