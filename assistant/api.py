@@ -14,8 +14,9 @@ lock by replacing one reference.
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,13 +28,60 @@ from .compose import compose
 from .config import Settings
 from .decide import Judge, suggestions
 from .embed import Embedder
-from .errors import IndexMissingError, InputError
+from .errors import IndexMissingError, InputError, StateError
 from .followup import Turn
 from .reading import Reading, read
-from .retrieve import Retrieval, Retriever, Source
+from .retrieve import MODES, Retrieval, Retriever, Source
 from .spelling import english_words
 
 log = logging.getLogger(__name__)
+
+#: A lone surrogate: what Python makes of bytes that are not UTF-8 (a command-line argument) or of a broken
+#: UTF-16 pair; it cannot be encoded, so it would fail deep inside the model or the logs.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+HISTORY_SHAPE = "history must be a list of questions or {role, content} turns"
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question as it is searched (whitespace collapsed, at most `max_chars`), or `InputError` saying
+    what is wrong with it: not text, invalid characters, or empty. The CLI calls it before loading anything."""
+    if not isinstance(question, str):
+        raise InputError(f"the question is not text (it is {type(question).__name__}); ask a question such as \"What skills do I need?\"")
+    if _SURROGATE.search(question):
+        raise InputError("the question contains invalid characters (bytes that are not UTF-8 text); type it again")
+    if not question.strip():
+        raise InputError("the question is empty; type a question about becoming an ML engineer")
+    return " ".join(question.split())[:max_chars]
+
+
+def clean_history(history: object) -> list[Turn]:
+    """The earlier turns, checked: a list (or tuple) of questions or {"role": "user"|"assistant", "content": str}
+    turns, with text that can be encoded. Anything else is `InputError` with `HISTORY_SHAPE`."""
+    if history is None:
+        return []
+    if isinstance(history, str | bytes | Mapping) or not isinstance(history, Sequence):
+        raise InputError(HISTORY_SHAPE)
+    turns: list[Turn] = []
+    for turn in history:
+        if isinstance(turn, Mapping):
+            role, content = turn.get("role", "user"), turn.get("content")
+            if role not in ("user", "assistant") or not isinstance(content, str):
+                raise InputError(HISTORY_SHAPE)
+            text = content
+        elif isinstance(turn, str):
+            text = turn
+        else:
+            raise InputError(HISTORY_SHAPE)
+        if _SURROGATE.search(text):
+            raise InputError("the history contains invalid characters (bytes that are not UTF-8 text)")
+        turns.append(turn)
+    return turns
+
+
+def _check_k(k: object) -> None:
+    if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
+        raise InputError("k must be a whole number of at least 1")
+
 
 class Assistant:
     """Answers questions from the corpus with cited passages. Build with `Assistant.load()`."""
@@ -85,6 +133,15 @@ class Assistant:
     def stored(self) -> store.StoredIndex:
         return self._retriever.stored
 
+    @property
+    def state(self):
+        """The state store (conversations, feedback, gaps; assistant/state.py), opened on first use and
+        shared by every `Assistant` of this process with the same settings. Raises StateError when the
+        database cannot be used."""
+        from .state import open_store
+
+        return open_store(self.settings)
+
     def stats(self) -> dict:
         """Documents, passages, last build time, model: for the sidebar and `list`."""
         manifest = self.stored.manifest
@@ -101,10 +158,16 @@ class Assistant:
         return [{"doc": doc, **vars(entry)} for doc, entry in sorted(self.stored.documents.items())]
 
     def _clean_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise InputError("the question is empty; type a question about becoming an ML engineer")
-        question = " ".join(question.split())
-        return question[: self.settings.max_question_chars]
+        return clean_question(question, self.settings.max_question_chars)
+
+    def _checked(self, question: str, history: Sequence[Turn] | None, k: int | None, mode: str) -> tuple[str, list[Turn]]:
+        """The cleaned question and history, after refusing every input that is not what it should be."""
+        question = self._clean_question(question)
+        turns = clean_history(history)
+        _check_k(k)
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}")
+        return question, turns
 
     def read(self, question: str) -> Reading:
         """How `question` is searched: vocabulary meanings added, spelling repaired (see `reading.py`)."""
@@ -113,7 +176,8 @@ class Assistant:
 
     def retrieve(self, question: str, k: int | None = None, mode: str = "hybrid", history: Sequence[Turn] | None = None) -> list[Source]:
         """The `k` most relevant passages, best first (whether or not the corpus answers the question)."""
-        return self._understand(self._clean_question(question), k, mode, history)[1].sources
+        question, history = self._checked(question, history, k, mode)
+        return self._understand(question, k, mode, history)[1].sources
 
     def _understand(self, question: str, k: int | None, mode: str, history: Sequence[Turn] | None) -> tuple[Reading, Retrieval, str]:
         """(reading, retrieval, the earlier question it was read with or "") for a cleaned question.
@@ -133,7 +197,9 @@ class Assistant:
             return reading, alone, ""
         joined_reading = replace(reading, text=followup.with_context(reading.text, read(previous, self.stored.vocabulary, retriever.keywords).text))
         joined = retriever.search(joined_reading.text, k, mode, reading.parts)
-        if followup.prefer_context(alone.relevance, joined.relevance, self.settings.threshold):
+        same_first = bool(alone.sources and joined.sources) and alone.sources[0].id == joined.sources[0].id
+        leans = followup.points_back(question)
+        if followup.prefer_context(alone.relevance, joined.relevance, self.settings.threshold, leans, same_first):
             return joined_reading, joined, previous
         return reading, alone, ""
 
@@ -169,7 +235,7 @@ class Assistant:
         """
         if self.settings.answer_mode == "llm":
             return self.stream(question, history, k, mode, log_gaps).answer
-        question = self._clean_question(question)
+        question, history = self._checked(question, history, k, mode)
         answer, _ = self._answer(question, k, mode, history)
         if answer.abstained and log_gaps:
             self._log_gap(question, answer.reason)
@@ -181,7 +247,7 @@ class Assistant:
         `.answer`: the checked `Answer`, or the extractive one with a note saying why."""
         from .llm import AnswerStream, generate
 
-        question = self._clean_question(question)
+        question, history = self._checked(question, history, k, mode)
         extractive, retrieval = self._answer(question, k, mode, history)
         if extractive.abstained and log_gaps:
             self._log_gap(question, extractive.reason)
@@ -202,8 +268,8 @@ class Assistant:
         try:
             from .logs import append_gap
 
-            append_gap(self.settings.state_dir, question, reason)
-        except OSError as exc:  # the log is a convenience; an answer must not fail because of it
+            append_gap(self.settings, question, reason)
+        except (OSError, StateError) as exc:  # the log is a convenience; an answer must not fail because of it
             log.warning("could not log the unanswered question: %s", exc)
 
     # ------------------------------------------------------------------------------------ changing
@@ -260,23 +326,21 @@ class Assistant:
         progress: Progress | None = None,
         embedder: Embedder | None = None,
     ):
-        """Copy documents into `corpus/<folder>/` and index them. See `ingest.add_documents`."""
+        """Copy documents into `corpus/<folder>/` and index them, all or nothing: a file reported added is
+        indexed, and a failed or interrupted build leaves neither it nor a trace. See `ingest.add_documents`."""
         from .ingest import add_documents
 
         settings = settings or Settings.from_env()
-        result = add_documents(settings, items, overwrite=overwrite, folder=folder)
-        if result.added:
-            result.report = sync(settings, embedder or Embedder(settings), progress)
-        return result
+        return add_documents(settings, items, overwrite=overwrite, folder=folder, embedder=embedder or Embedder(settings), progress=progress)
 
     @staticmethod
     def remove_document(settings: Settings | None, doc: str, progress: Progress | None = None, embedder: Embedder | None = None) -> BuildReport:
-        """Delete a document from the corpus and its passages from the index."""
+        """Delete a document from the corpus and its passages from the index, all or nothing: if the build
+        fails or is interrupted, the document stays in both. See `ingest.remove_document`."""
         from .ingest import remove_document
 
         settings = settings or Settings.from_env()
-        remove_document(settings, doc)
-        return sync(settings, embedder or Embedder(settings), progress)
+        return remove_document(settings, doc, embedder=embedder or Embedder(settings), progress=progress)
 
     @staticmethod
     def gaps(settings: Settings | None = None) -> tuple[list[dict], list[dict]]:
@@ -284,11 +348,12 @@ class Assistant:
         the corpus nor the vocabulary knows, as candidates for the vocabulary file). Reads only the logs and
         the index's word list, not the model."""
         from .keywords import KeywordIndex
-        from .logs import GAPS, candidate_terms, gap_groups, read
+        from .logs import candidate_terms, gap_groups
+        from .logs import gaps as logged_gaps
         from .vocabulary import Vocabulary
 
         settings = settings or Settings.from_env()
-        groups = gap_groups(settings.state_dir)
+        groups = gap_groups(settings)
         gen = store.current_generation(settings.index_dir)
         folder = gen / store.KEYWORD if gen is not None else None
         vocab: frozenset[str] = frozenset()
@@ -300,9 +365,17 @@ class Assistant:
             except (OSError, ValueError):
                 vocab = frozenset()
         vocabulary = Vocabulary.load(settings.corpus_dir)
-        questions = [r["question"] for r in read(settings.state_dir / GAPS)]
+        questions = [r["question"] for r in logged_gaps(settings)]
         terms = candidate_terms(questions, lambda w: w in vocab or vocabulary.knows(w))
         return groups, terms
+
+    @staticmethod
+    def feedback_report(settings: Settings | None = None, recent: int = 5) -> dict:
+        """Thumbs up and down so far, and the latest thumbs-down questions with their answers (see
+        `logs.feedback_summary`). Reads only the state store."""
+        from .logs import feedback_summary
+
+        return feedback_summary(settings or Settings.from_env(), recent)
 
     @staticmethod
     def list_documents(settings: Settings | None = None) -> tuple[list[dict], str]:

@@ -11,21 +11,30 @@ The whole build holds `index/.lock`, so two builds never interleave: a second on
 `wait` seconds) and then says another build is running. Because only complete generations are ever made
 live, a build killed at any point leaves the previous index in place; the embedding cache keeps what it
 had already encoded, so the next run picks up where the killed one stopped.
+
+`add` and `remove` change the corpus and build under the same lock (`locked`, then `sync_locked`), and
+whoever takes the lock first settles any add or remove a killed process left half done (`ingest.recover`),
+so the corpus and the index always end up agreeing with what the user was told.
+
+A corpus folder that does not exist is refused (`CorpusMissingError`): an index built from nothing would
+remove every document. Symbolic links in the corpus are never followed (`corpus.scan`), and every file is
+read through `corpus.read_file`, which checks its size before reading it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import index as store
 from .config import Settings
-from .corpus import CHUNKER_VERSION, Passage, chunk, discover, sha256_bytes
+from .corpus import CHUNKER_VERSION, Passage, chunk, read_file, scan, sha256_bytes
 from .embed import Embedder
-from .errors import AssistantError, BusyError, DocumentError
+from .errors import AssistantError, BusyError, CorpusMissingError, DocumentError, IndexMissingError
 from .keywords import KeywordIndex
 from .requests import MONEY_FIGURE
 from .vocabulary import Vocabulary
@@ -76,6 +85,24 @@ def _lock(settings: Settings, wait: float):
     return lock
 
 
+@contextmanager
+def locked(settings: Settings, wait: float = 600.0) -> Iterator[None]:
+    """Hold the build lock (`index/.lock`) for a build or a change to the corpus.
+
+    First thing under the lock, an add or remove that a killed process left half done is settled
+    (`ingest.recover`): nothing else can be reading or writing the corpus then, and every later command,
+    whichever it is, starts from a corpus that agrees with the index.
+    """
+    lock = _lock(settings, wait)
+    try:
+        from .ingest import recover  # ingest builds on this module
+
+        recover(settings)
+        yield
+    finally:
+        lock.release()
+
+
 def sync(
     settings: Settings,
     embedder: Embedder,
@@ -83,12 +110,26 @@ def sync(
     rebuild: bool = False,
     wait: float = 600.0,
 ) -> BuildReport:
-    """Make the index match the corpus. Returns a report; raises only on problems with the index itself."""
-    lock = _lock(settings, wait)
-    try:
-        return _sync_locked(settings, embedder, progress or (lambda *a: None), rebuild)
-    finally:
-        lock.release()
+    """Make the index match the corpus. Returns a report; raises only on problems with the index itself
+    (and `CorpusMissingError` when the corpus folder does not exist: the index is then left as it is)."""
+    with locked(settings, wait):
+        return sync_locked(settings, embedder, progress, rebuild)
+
+
+def check_corpus(settings: Settings) -> None:
+    """Refuse a corpus folder that does not exist (`CorpusMissingError`): a build from it would remove every
+    document from the index, and an `add` would start a new corpus in the wrong place."""
+    if not settings.corpus_dir.is_dir():
+        what = "is not a folder" if settings.corpus_dir.exists() else "does not exist"
+        raise CorpusMissingError(
+            f"the corpus folder {settings.corpus_dir}/ {what} (ASSISTANT_CORPUS_DIR); the index was left as it is"
+        )
+
+
+def sync_locked(settings: Settings, embedder: Embedder, progress: Progress | None = None, rebuild: bool = False) -> BuildReport:
+    """`sync` for a caller that already holds the lock (`locked`)."""
+    check_corpus(settings)
+    return _sync_locked(settings, embedder, progress or (lambda *a: None), rebuild)
 
 
 def _load_previous(settings: Settings, embedder: Embedder, rebuild: bool) -> store.StoredIndex | None:
@@ -96,11 +137,11 @@ def _load_previous(settings: Settings, embedder: Embedder, rebuild: bool) -> sto
     if rebuild:
         return None
     try:
-        old = store.load(settings.index_dir, settings)
+        old = store.load(settings.index_dir, settings, search=False)
         store.check_compatible(old.manifest, settings, embedder.dim)
         return old
     except AssistantError as exc:
-        if store.current_generation(settings.index_dir) is not None:
+        if not isinstance(exc, IndexMissingError):
             log.warning("the existing index is not reusable (%s); building from scratch", str(exc).split("; run `")[0])
         return None
 
@@ -117,17 +158,20 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
     # Passages of an unchanged file are reused only if they would be cut the same way today.
     same_chunking = bool(old) and old.manifest.get("chunking") == settings.chunking and old.manifest.get("chunker") == CHUNKER_VERSION
 
-    files = discover(settings.corpus_dir)
+    found = scan(settings.corpus_dir)
+    files = found.files
+    report.skipped += [f"{rel.as_posix()}: a symbolic link; links are never followed, so it is not indexed" for rel in found.links]
+    limit = settings.max_upload_bytes
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     passages: list[Passage] = []
     docs: dict[str, dict] = {}
     for i, rel in enumerate(files, start=1):
         name = rel.as_posix()
         progress("read", i, len(files))
-        try:
-            data = (settings.corpus_dir / rel).read_bytes()
-        except OSError as exc:  # deleted or unreadable since discovery: the next run sees the truth
-            report.skipped.append(f"{name}: cannot be read ({exc.strerror or exc})")
+        try:  # the size is checked before reading; deleted or unreadable since discovery: the next run sees the truth
+            data = read_file(settings.corpus_dir / rel, name, limit)
+        except DocumentError as exc:
+            report.skipped.append(str(exc))
             continue
         digest = sha256_bytes(data)
         prev = old_docs.get(name)
@@ -136,16 +180,21 @@ def _sync_locked(settings: Settings, embedder: Embedder, progress: Progress, reb
         else:
             try:
                 document = _parse(settings.corpus_dir, rel, data)
+                doc_passages = chunk(document, **settings.chunking)
             except DocumentError as exc:
                 report.skipped.append(str(exc))
                 log.warning("skipped %s", exc)
                 continue
-            doc_passages = chunk(document, **settings.chunking)
             title, indexed_at = document.title, now
             (report.changed if prev else report.added).append(name)
         passages.extend(doc_passages)
         docs[name] = {"sha256": digest, "title": title, "passages": len(doc_passages), "indexed_at": indexed_at}
     passages = _dedupe(passages)
+    counts: dict[str, int] = {}
+    for p in passages:  # what the generation holds, which its manifest must say (`index.check_manifest`)
+        counts[p.doc] = counts.get(p.doc, 0) + 1
+    for name, entry in docs.items():
+        entry["passages"] = counts.get(name, 0)
     report.removed = sorted(set(old_docs) - set(docs))
     report.documents, report.passages = len(docs), len(passages)
 

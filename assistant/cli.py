@@ -100,8 +100,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 
 def _printable(text: str) -> str:
-    """Text from documents or people with control characters removed, so it cannot drive the terminal."""
-    return _CONTROL.sub("", str(text))
+    """Text from documents or people with control characters removed, so it cannot drive the terminal, and
+    any lone surrogate (a file name or argument that was not UTF-8) escaped, so it can always be printed."""
+    return _CONTROL.sub("", str(text)).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _settings():
@@ -173,11 +174,12 @@ def cmd_list(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .api import Assistant
+    from .api import Assistant, clean_question
     from .errors import InputError
 
     if not args.question.strip():
         raise InputError("the question is empty; usage: python -m assistant ask \"What skills do I need?\"")
+    clean_question(args.question, len(args.question))  # invalid UTF-8 is refused before the model loads
     if args.k is not None and args.k < 1:
         raise InputError("-k must be at least 1")
     bot = Assistant.load(settings=_settings(), progress=_Bars(args.json))
@@ -285,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -82,8 +82,32 @@ class Settings:
     # Answers.
     max_question_chars: int = 2000
 
+    # State: conversations, feedback and unanswered questions (assistant/state.py).
+    #: A PostgreSQL URL (`postgresql://USER:PASSWORD@HOST:PORT/DATABASE`) shared by every server process;
+    #: empty means SQLite in `<state_dir>/assistant.db`. Kept out of the repr: it may hold a password.
+    database_url: str = field(default="", repr=False)
+    #: Gaps, feedback and conversations untouched for this many days are deleted; 0 keeps them forever.
+    retention_days: int = 90
+
     # Corpus extension.
+    #: The largest document, in MB: an upload, a file given to `add`, or a file in the corpus folder (a larger
+    #: one is skipped by `index`). Checked before a byte is read. 20 MB holds any article or book of text; the
+    #: other limits on what one document may cost are in `corpus.py`.
     max_upload_mb: float = 20.0
+
+    # Sharing one copy (see assistant/access.py and docs/security.md).
+    #: E-mail addresses (comma- or space-separated) of the people who may change the documents once sign-in
+    #: is configured ([auth] in .streamlit/secrets.toml).
+    maintainers: str = ""
+    #: With sign-in configured, readers too must sign in before they can ask.
+    require_sign_in: bool = False
+    #: Questions one chat session may ask per minute: far above a person's pace, well below a script's.
+    questions_per_minute: int = 12
+    #: Documents one chat session may upload per hour (maintainers only).
+    uploads_per_hour: int = 20
+    #: Answers computed at once across the whole server; a question beyond that is told to try again in a
+    #: moment. About the number of CPU threads a server gives questions (docs/performance.md).
+    max_concurrent_answers: int = 4
 
     # Optional generative answers.
     answer_mode: str = "extractive"
@@ -137,6 +161,8 @@ class Settings:
             raise InputError("llm_unsupported must be 'mark' or 'drop'")
         if self.max_upload_mb <= 0:
             raise InputError("max_upload_mb must be positive")
+        if min(self.questions_per_minute, self.uploads_per_hour) < 0 or self.max_concurrent_answers < 1:
+            raise InputError("questions_per_minute and uploads_per_hour must be 0 (no limit) or more, max_concurrent_answers at least 1")
         if self.threads < 0 or self.query_threads < 0:
             raise InputError("threads and query_threads must be 0 (automatic) or more")
         if self.ann_threshold < 1 or self.ann_nprobe < 1 or self.ann_nlist < 0 or self.ann_train_per_cell < 1:
@@ -150,6 +176,11 @@ class Settings:
     def model_name(self) -> str:
         """The name recorded in the manifest: a swapped-in model must not reuse another's index."""
         return Path(self.model_path).name if self.model_path else BUNDLED_MODEL
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """`max_upload_mb` in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
 
     @property
     def chunking(self) -> dict[str, int]:

@@ -182,7 +182,13 @@ class Judge:
         ]
         # Tokens with digits ("p95", "2gb", "13k") are figures or versions, not names; a name beside them
         # ("RTX 4090") is weighed on its own.
-        namelike = strong + [w for w in unknown if not is_english(w) and not any(c.isdigit() for c in w) and w not in {n.lower() for n in strong}]
+        # Acronyms typed in capitals that neither the corpus nor the vocabulary knows ("IBM", "OMSCS") are names
+        # however common the letters are as a word.
+        acronyms = {w.lower() for w in re.findall(r"\b[A-Z]{2,6}\b", reading.question)}
+        namelike = strong + [
+            w for w in unknown
+            if (not is_english(w) or w in acronyms) and not any(c.isdigit() for c in w) and w not in {n.lower() for n in strong}
+        ]
         everyday = [w for w in unknown if is_english(w) and not any(c.isdigit() for c in w) and w not in {n.lower() for n in strong}]
         candidates = list(dict.fromkeys(namelike + everyday))[:MAX_CANDIDATES]
         if not candidates:

@@ -46,9 +46,40 @@ class IndexWriteError(AssistantError):
     """A new index could not be written (a full disk, say); the previous one is still live."""
 
 
+class CorpusMissingError(AssistantError):
+    """The corpus folder does not exist: building from it would empty the index, so nothing is done."""
+
+
 class ModelError(AssistantError):
     """The embedding model cannot be found or loaded."""
 
 
 class BusyError(AssistantError):
     """Another process holds the build lock."""
+
+
+class StateError(AssistantError):
+    """The state store (conversations, feedback, unanswered questions) cannot do what was asked."""
+
+
+class StateDatabaseError(StateError, ConnectionError):
+    """The state database cannot be used: a bad `ASSISTANT_DATABASE_URL`, a server that cannot be reached or
+    refuses us, a file that cannot be opened. The message names the host (or file), never the password.
+
+    Also a `ConnectionError` (so an `OSError`): callers that treat a log as a convenience and catch `OSError`
+    (an answer must not fail because its gap could not be logged) keep working when the database is down.
+    """
+
+
+class StateSchemaError(StateError):
+    """The database's schema is newer than this version knows, or the database is not this store's."""
+
+
+class ConversationNotFoundError(StateError):
+    """No such conversation or turn for this caller (deleted, never existed, or someone else's)."""
+
+
+class ConversationFullError(StateError):
+    """The conversation holds as many turns as the store keeps in one; a new chat is needed."""
+
+    exit_code = 2

@@ -19,8 +19,13 @@ Layout under `index/`:
 A build writes a new generation into a temporary folder, fsyncs it, renames it into place and only then
 rewrites `CURRENT` (write-then-rename). A crash at any moment leaves `CURRENT` naming a complete
 generation, so readers never see half an index. Old generations are deleted after the swap, keeping one
-spare for readers that opened it a moment before. The manifest's "files" lists every file of the
-generation (the keyword folder's too) with its SHA-256.
+spare for readers that opened it a moment before, and a loaded generation holds everything it needs in
+memory (vectors, passages, asked-question vectors, vocabulary, keyword index), so a process that sits idle
+while two builds delete its generation answers exactly as before.
+
+The manifest is checked before it is trusted (`check_manifest`): its shape and types, its counts against the
+passages, and its "files", which must give the SHA-256 of every file of the generation (the keyword folder's
+too): a manifest that lost or renamed its checksums is damaged, not unverified.
 
 Exact or approximate search. Below `Settings.ann_threshold` passages the dense index is exact (flat). From
 there on it is an inverted-file index (IVF-Flat): k-means cells (`ann_nlist`, default 4·√n) trained on a
@@ -38,6 +43,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -128,17 +134,34 @@ class DocEntry:
 
 
 class StoredIndex:
-    """A loaded generation: passages, their FAISS index and the manifest. Read-only and thread-safe."""
+    """A loaded generation: passages, their FAISS index and the manifest. Read-only and thread-safe.
 
-    def __init__(self, path: Path, manifest: dict, passages: list[Passage], dense) -> None:
+    `load` fills in everything a search needs (`asked`, `vocabulary`, `keywords`) at once, so nothing is read
+    from the generation folder later: it may be deleted by later builds while this object is in use.
+    """
+
+    def __init__(
+        self, path: Path, manifest: dict, passages: list[Passage], dense, asked=None, vocabulary=None, keywords=None
+    ) -> None:
+        import numpy as np
+
         self.path = path
         self.manifest = manifest
         self.passages = passages
         self.dense = dense
         self.position = {faiss_id(p.id): i for i, p in enumerate(passages)}
-        self._asked = None
-        self._asked_lock = threading.Lock()
-        self._vocabulary = None
+        owners = np.array([i for i, p in enumerate(passages) for _ in p.asked], dtype=np.int64)
+        if asked is None or len(asked) != len(owners):  # a generation without asked questions
+            asked, owners = np.zeros((0, dense.d), dtype=np.float32), owners[:0]
+        self._asked = (asked, owners)
+        if vocabulary is None:
+            from .vocabulary import Vocabulary
+
+            vocabulary = Vocabulary.parse("", name=f"{path.name}/{VOCABULARY}")
+        self.vocabulary = vocabulary
+        #: The saved keyword index (`keywords.KeywordIndex`), loaded by `load(search=True)`; else None and the
+        #: retriever reads or builds it itself.
+        self.keywords = keywords
 
     @property
     def has_money_figures(self) -> bool:
@@ -149,33 +172,9 @@ class StoredIndex:
 
         return any(MONEY_FIGURE.search(p.text) for p in self.passages)
 
-    @property
-    def vocabulary(self):
-        """The maintainer's vocabulary as built into this generation (`vocabulary.py`); empty if none."""
-        if self._vocabulary is None:
-            from .vocabulary import Vocabulary
-
-            path = self.path / VOCABULARY
-            text = path.read_text(encoding="utf-8") if path.is_file() else ""
-            self._vocabulary = Vocabulary.parse(text, name=f"{self.generation}/{VOCABULARY}")
-        return self._vocabulary
-
     def asked(self) -> tuple[object, object]:
-        """(matrix, owners): a vector per asked question, and the passage position each belongs to.
-
-        Read on first use; an index without asked questions gives empty arrays.
-        """
-        if self._asked is None:
-            import numpy as np
-
-            with self._asked_lock:
-                if self._asked is None:
-                    owners = np.array([i for i, p in enumerate(self.passages) for _ in p.asked], dtype=np.int64)
-                    path = self.path / ASKED
-                    matrix = np.load(path) if path.is_file() else np.zeros((0, self.dense.d), dtype=np.float32)
-                    if len(matrix) != len(owners):  # `load` checked the shape; a generation without the file
-                        matrix, owners = np.zeros((0, self.dense.d), dtype=np.float32), owners[:0]
-                    self._asked = (matrix, owners)
+        """(matrix, owners): a vector per asked question, and the passage position each belongs to (empty
+        arrays for an index without asked questions)."""
         return self._asked
 
     def asked_vectors(self) -> dict[str, object]:
@@ -233,28 +232,148 @@ class StoredIndex:
 # ------------------------------------------------------------------------------------------------ reading
 
 
+#: What `CURRENT` may name: a generation folder as `write` names them ("gen-20261130T220149-60a573").
+_GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z-]{1,64}")
+
+
 def current_generation(root: Path) -> Path | None:
-    """The live generation folder, or None when nothing was ever built."""
+    """The live generation folder, or None when nothing was ever built.
+
+    Anything in `CURRENT` but one generation name (a stray byte, another path, a huge file) is
+    `IndexCorruptError`, never a traceback or a path outside the index folder.
+    """
     try:
-        name = (root / CURRENT).read_text().strip()
+        with (root / CURRENT).open("rb") as fh:
+            raw = fh.read(256)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        raise IndexCorruptError(f"cannot read {root / CURRENT}: {exc}; {REBUILD_HINT}") from None
-    if not name or "/" in name or name.startswith("."):
+        raise IndexCorruptError(f"cannot read {root / CURRENT}: {exc.strerror or exc}; {REBUILD_HINT}") from None
+    try:
+        name = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        name = ""
+    if not _GENERATION_NAME.fullmatch(name):
         raise IndexCorruptError(f"{root / CURRENT} is damaged; {REBUILD_HINT}")
     return root / name
 
 
-def read_manifest(root: Path) -> dict | None:
-    """The live manifest without loading vectors (for `list` and the sidebar), or None."""
+def _live(root: Path) -> Path:
+    """The live generation folder; `IndexMissingError` or `IndexCorruptError` when there is none to read."""
     gen = current_generation(root)
     if gen is None:
-        return None
+        raise IndexMissingError(f"no index in {root}/; run `python -m assistant index` to build it")
+    if not gen.is_dir():
+        raise IndexCorruptError(f"{root / CURRENT} names {gen.name}, which is missing; {REBUILD_HINT}")
+    return gen
+
+
+def _read_manifest_file(gen: Path) -> dict:
     try:
-        return json.loads((gen / MANIFEST).read_text())
-    except (OSError, ValueError):
+        manifest = json.loads((gen / MANIFEST).read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:
+        raise IndexCorruptError(f"the index manifest in {gen} is damaged (unreadable: {_reason(exc)}); {REBUILD_HINT}") from None
+    check_manifest(gen, manifest)
+    return manifest
+
+
+def read_manifest(root: Path, verify: bool = True) -> dict | None:
+    """The live manifest without loading vectors (for `list`), or None when nothing was ever built.
+
+    It is checked as `load` checks it (shape, and with `verify` the checksum of every file), so `list` calls
+    an index damaged exactly when `ask` does.
+    """
+    if current_generation(root) is None:
         return None
+    gen = _live(root)
+    manifest = _read_manifest_file(gen)
+    if verify:
+        verify_files(gen, manifest)
+    return manifest
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_int(value: object, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    """What is wrong with the shape or the types of a manifest, or None."""
+    if not isinstance(manifest, dict):
+        return "not a JSON object"
+    for key, check in (
+        ("format", _is_int),
+        ("model", lambda v: isinstance(v, str)),
+        ("dim", lambda v: _is_int(v, 1)),
+        ("count", _is_int),
+        ("documents", lambda v: isinstance(v, dict)),
+        ("files", lambda v: isinstance(v, dict) and bool(v)),
+    ):
+        if key not in manifest:
+            return f"no {key!r}"
+        if not check(manifest[key]):
+            return f"{key!r} has the wrong type"
+    optional = {
+        "chunking": lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_int(n) for k, n in v.items()),
+        "chunker": _is_int,
+        "built_at": lambda v: isinstance(v, str),
+        "dense": lambda v: isinstance(v, dict) and v.get("type") in ("flat", "ivf") and _is_int(v.get("trained_on", 0)),
+        "vocabulary": lambda v: isinstance(v, str),
+        "money_figures": lambda v: isinstance(v, bool),
+    }
+    for key, check in optional.items():
+        if key in manifest and not check(manifest[key]):
+            return f"{key!r} has the wrong type"
+    entry_keys = {"sha256", "title", "passages", "indexed_at"}
+    for doc, entry in manifest["documents"].items():
+        if (
+            not isinstance(entry, dict)
+            or set(entry) != entry_keys
+            or not isinstance(entry["sha256"], str)
+            or not _HEX64.fullmatch(entry["sha256"])
+            or not isinstance(entry["title"], str)
+            or not isinstance(entry["indexed_at"], str)
+            or not _is_int(entry["passages"])
+        ):
+            return f"the entry of document {doc!r} is malformed"
+    if sum(entry["passages"] for entry in manifest["documents"].values()) != manifest["count"]:
+        return "its document passage counts do not add up to its count"
+    for name, digest in manifest["files"].items():
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            return f"it lists a file outside its folder ({name!r})"
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            return f"the checksum of {name} is malformed"
+    for required in (PASSAGES, DENSE):
+        if required not in manifest["files"]:
+            return f"it gives no checksum for {required}"
+    return None
+
+
+def check_manifest(gen: Path, manifest: object) -> None:
+    """Refuse a manifest whose shape, types or counts are wrong (`IndexCorruptError`, with the fix)."""
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexCorruptError(f"the index manifest in {gen} is damaged ({problem}); {REBUILD_HINT}")
+
+
+def verify_files(gen: Path, manifest: dict) -> None:
+    """Every file of the generation must be listed in the manifest's "files" with its SHA-256, and match it."""
+    on_disk = {p.relative_to(gen).as_posix() for p in gen.rglob("*") if not p.is_dir()} - {MANIFEST}
+    listed = manifest["files"]
+    unlisted = sorted(on_disk - set(listed))
+    if unlisted:
+        raise IndexCorruptError(
+            f"index file {gen / unlisted[0]} is damaged (the manifest gives no checksum for it); run `python -m assistant index` to repair it"
+        )
+    for name, expected in listed.items():
+        target = gen / name
+        if not target.is_file() or target.is_symlink() or file_sha256(target) != expected:
+            raise IndexCorruptError(
+                f"index file {target} is missing or damaged (checksum mismatch); run `python -m assistant index` to repair it"
+            )
 
 
 def check_compatible(manifest: dict, settings: Settings, dim: int | None = None) -> None:
@@ -281,52 +400,116 @@ def _size(chunking: dict) -> str:
     return f"{chunking.get('min_words')}–{chunking.get('max_words')} words (overlap {chunking.get('overlap_words')})"
 
 
-def load(root: Path, settings: Settings, verify: bool = True) -> StoredIndex:
-    """Load the live generation, checking manifest, compatibility and (with `verify`) file checksums."""
-    gen = current_generation(root)
-    if gen is None:
-        raise IndexMissingError(f"no index in {root}/; run `python -m assistant index` to build it")
-    if not gen.is_dir():
-        raise IndexCorruptError(f"{root / CURRENT} names {gen.name}, which is missing; {REBUILD_HINT}")
-    try:
-        manifest = json.loads((gen / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"the index manifest in {gen} is unreadable ({exc}); {REBUILD_HINT}") from None
+def load(root: Path, settings: Settings, verify: bool = True, search: bool = True) -> StoredIndex:
+    """Load the live generation, checking manifest, compatibility and (with `verify`) file checksums.
+
+    Everything is read now, not on first use: the asked-question vectors and the vocabulary always, the
+    keyword index too with `search` (a build, which never searches, leaves it out). A problem with any of them
+    is `IndexCorruptError`.
+    """
+    gen = _live(root)
+    manifest = _read_manifest_file(gen)
     check_compatible(manifest, settings)
     if verify:
-        for name, expected in manifest.get("files", {}).items():
-            target = gen / name
-            if not target.is_file() or file_sha256(target) != expected:
-                raise IndexCorruptError(
-                    f"index file {target} is missing or damaged (checksum mismatch); run `python -m assistant index` to repair it"
-                )
+        verify_files(gen, manifest)
+    damaged = f"the index in {gen} does not match its passages; {REBUILD_HINT}"
     try:
         # "\n" only: str.splitlines() also splits at U+2028 and U+0085, which JSON leaves unescaped in the text
         lines = [line for line in (gen / PASSAGES).read_text(encoding="utf-8").split("\n") if line]
-        passages = [Passage(**fields) for fields in json.loads("[" + ",".join(lines) + "]")]  # one parse, not one per line
+        fields = json.loads("[" + ",".join(lines) + "]")  # one parse, not one per line
+        if type(fields) is not list or not all(type(f) is dict and type(f.get("asked", [])) is list for f in fields):
+            raise ValueError("a passage is not an object")
+        passages = [Passage(**f) for f in fields]
         import faiss
 
         dense = faiss.read_index(str(gen / DENSE))
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, RuntimeError, RecursionError) as exc:
         raise IndexCorruptError(f"cannot read the index in {gen} ({type(exc).__name__}); {REBUILD_HINT}") from None
-    if dense.ntotal != len(passages) or dense.d != manifest.get("dim") or not _asked_fits(gen, passages, dense.d):
-        raise IndexCorruptError(f"the index in {gen} does not match its passages; {REBUILD_HINT}")
+    if not _passages_well_formed(passages):
+        raise IndexCorruptError(f"cannot read the index in {gen} (a passage is malformed); {REBUILD_HINT}")
+    if dense.ntotal != len(passages) or dense.d != manifest["dim"] or manifest["count"] != len(passages):
+        raise IndexCorruptError(damaged)
+    per_doc: dict[str, int] = {}
+    for p in passages:
+        per_doc[p.doc] = per_doc.get(p.doc, 0) + 1
+    if any(per_doc.get(doc, 0) != entry["passages"] for doc, entry in manifest["documents"].items()) or not set(per_doc) <= set(
+        manifest["documents"]
+    ):
+        raise IndexCorruptError(damaged)
+    asked = _read_asked(gen, passages, dense.d)
+    if asked is False:
+        raise IndexCorruptError(damaged)
+    vocabulary = _read_vocabulary(gen)
     configure(dense, settings)
-    return StoredIndex(gen, manifest, passages, dense)
+    stored = StoredIndex(gen, manifest, passages, dense, asked=asked, vocabulary=vocabulary)
+    if search:
+        stored.keywords = _read_keywords(stored)
+    return stored
 
 
-def _asked_fits(gen: Path, passages: list[Passage], dim: int) -> bool:
-    """Whether asked.npy (if any) has a row per asked question (its header only is read)."""
+def _passages_well_formed(passages: list[Passage]) -> bool:
+    """Every field of every passage has the type the rest of the code takes for granted."""
+    for p in passages:
+        if not (
+            type(p.id) is str
+            and len(p.id) == 16
+            and type(p.doc) is str
+            and type(p.title) is str
+            and type(p.heading) is str
+            and type(p.text) is str
+            and all(type(q) is str for q in p.asked)
+        ):
+            return False
+        try:
+            int(p.id, 16)
+        except ValueError:
+            return False
+    return len({p.id for p in passages}) == len(passages)
+
+
+def _read_asked(gen: Path, passages: list[Passage], dim: int):
+    """The asked-question matrix (None when the generation has none), or False when it does not fit."""
     path = gen / ASKED
+    expected = (sum(len(p.asked) for p in passages), dim)
     if not path.is_file():
-        return True
+        return None if expected[0] == 0 else False
     import numpy as np
 
     try:
-        shape = np.load(path, mmap_mode="r").shape
-    except (OSError, ValueError):
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
         return False
-    return shape == (sum(len(p.asked) for p in passages), dim)
+    if matrix.shape != expected or matrix.dtype != np.float32:
+        return False
+    return matrix
+
+
+def _read_vocabulary(gen: Path):
+    """The vocabulary built into the generation (`vocabulary.py`), empty if it has none."""
+    from .errors import DocumentError
+    from .vocabulary import MAX_BYTES, Vocabulary
+
+    path = gen / VOCABULARY
+    name = f"{gen.name}/{VOCABULARY}"
+    if not path.is_file():
+        return Vocabulary.parse("", name=name)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError("too large")
+        return Vocabulary.parse(path.read_text(encoding="utf-8"), name=name)
+    except (OSError, ValueError, DocumentError) as exc:
+        raise IndexCorruptError(f"cannot read the vocabulary of the index in {gen} ({_reason(exc)}); {REBUILD_HINT}") from None
+
+
+def _read_keywords(stored: StoredIndex):
+    """The generation's saved keyword index, or one built from the passages (an index saved without one)."""
+    from .keywords import KeywordIndex
+
+    folder = stored.keyword_dir
+    keywords = KeywordIndex.load(folder, len(stored.passages)) if folder is not None else None
+    if keywords is None:
+        keywords = KeywordIndex.build([p.keyword_text() for p in stored.passages])
+    return keywords
 
 
 # ------------------------------------------------------------------------------------------------ writing

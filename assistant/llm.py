@@ -199,6 +199,49 @@ def describe(settings: Settings) -> str:
     )
 
 
+#: A run of at least this many characters of the API key in a server's message is the key showing through (a
+#: server may echo it in part, in another case, or with its middle masked). Eight characters of a random key
+#: are far too many to occur by chance in an error message; fewer would start to take out ordinary words.
+KEY_RUN = 8
+#: What servers put in place of the hidden part of a key: "sk-te****show", "sk-…wxyz", "sk-abc...xyz".
+_MASK = re.compile(r"[*•·…]{2,}|…|\.{3,}|x{4,}|X{4,}")
+_KEYISH = re.compile(r"[A-Za-z0-9_\-]{3,}")
+
+
+def redact(text: str, key: str) -> str:
+    """`text` with every trace of the API `key` replaced by "***": the key in any case, any run of `KEY_RUN`
+    or more of its characters, and a masked form whose visible parts (3+ characters) begin, end or occur in
+    the key ("sk-test-****show").
+
+    >>> redact("Incorrect API key: SK-TEST-7C0FFEE-do-not-show", "sk-test-7c0ffee-do-not-show")
+    'Incorrect API key: ***'
+    >>> redact("key sk-t...show rejected; key 7c0ffee-do was used", "sk-test-7c0ffee-do-not-show")
+    'key *** rejected; key *** was used'
+    """
+    if not key or not text:
+        return text
+    low_text, low_key = text.lower(), key.lower()
+    covered = [False] * len(text)
+    run = min(KEY_RUN, len(low_key))
+    windows = {low_key[i : i + run] for i in range(len(low_key) - run + 1)}
+    for i in range(len(low_text) - run + 1):
+        if low_text[i : i + run] in windows:
+            covered[i : i + run] = [True] * run
+    for token in re.finditer(r"\S+", text):
+        if not _MASK.search(token.group()):
+            continue
+        visible = [part.lower() for piece in _MASK.split(token.group()) for part in _KEYISH.findall(piece)]
+        if any(low_key.startswith(part) or low_key.endswith(part) or (len(part) >= 4 and part in low_key) for part in visible):
+            covered[token.start() : token.end()] = [True] * (token.end() - token.start())
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        if not covered[i]:
+            out.append(ch)
+        elif i == 0 or not covered[i - 1]:
+            out.append("***")
+    return "".join(out)
+
+
 class ModelUnavailable(Exception):
     """The server could not produce an answer; the message is a short, key-free reason for the note."""
 
@@ -231,9 +274,8 @@ def _reason(exc: BaseException, settings: Settings) -> str:
         body = getattr(exc, "body", None)
         error = body.get("error") if isinstance(body, dict) else None
         message = (error.get("message") if isinstance(error, dict) else None) or (body.get("message") if isinstance(body, dict) else None)
-        detail = re.sub(r"\s+", " ", str(message or ""))[:80]
-        if settings.llm_api_key and settings.llm_api_key in detail:
-            detail = detail.replace(settings.llm_api_key, "***")
+        # Redacted before it is cut: a cut could leave part of the key too short to recognise.
+        detail = redact(re.sub(r"\s+", " ", str(message or "")), resolve_api_key(settings))[:80]
         return f"HTTP {exc.status_code}" + (f": {detail}" if detail else "")
     return f"unexpected error ({type(exc).__name__})"
 

@@ -1,60 +1,96 @@
-"""Local logs for the maintainer: questions the assistant could not answer, and users' feedback.
+"""The maintainer's logs: questions the assistant could not answer ("gaps"), users' feedback, and the words
+that recur in refused questions.
 
-Both are JSON lines under `Settings.state_dir` (default `.assistant/`), outside `corpus/` and `index/`, so
-a rebuild never loses them and they never become corpus text. They are anonymous: question text and time
-(and for feedback, the answer and source ids), nothing about who asked.
+They live in the state store (assistant/state.py): SQLite in `Settings.state_dir` (default `.assistant/`) or
+the PostgreSQL database of `ASSISTANT_DATABASE_URL`, outside `corpus/` and `index/`, so a rebuild never loses
+them and they never become corpus text. They are anonymous: question text and time (and for feedback, the
+answer and source ids), nothing about who asked. Old JSON-lines logs found in the state folder are imported
+once when the store first opens.
+
+Every function takes `where`: a state folder (the database is then the one `ASSISTANT_DATABASE_URL` names, or
+SQLite in that folder), a `Settings`, or an open `StateStore`.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
-GAPS = "gaps.jsonl"
-FEEDBACK = "feedback.jsonl"
-_lock = threading.Lock()
+from .config import Settings
 
-
-def _append(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    with _lock, path.open("a", encoding="utf-8") as fh:
-        fh.write(line)
+if TYPE_CHECKING:
+    from .state import StateStore
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+Where = Union[Path, str, Settings, "StateStore"]
 
 
-def append_gap(state_dir: Path, question: str, reason: str = "abstained") -> None:
-    _append(state_dir / GAPS, {"time": _now(), "question": question[:500], "reason": reason})
+def _settings(where: Where) -> Settings:
+    from .state import StateStore
+
+    if isinstance(where, StateStore):
+        return where.settings
+    if isinstance(where, Settings):
+        return where
+    return Settings.from_env(state_dir=Path(where))
 
 
-def append_feedback(state_dir: Path, question: str, answer: str, source_ids: list[str], score: int) -> None:
+def _store(where: Where) -> StateStore:
+    from .state import StateStore, open_store
+
+    return where if isinstance(where, StateStore) else open_store(_settings(where))
+
+
+def _existing(where: Where) -> StateStore | None:
+    """The store to read from, or None when there is nothing to read (creating nothing)."""
+    from .state import StateStore, existing_store
+
+    return where if isinstance(where, StateStore) else existing_store(_settings(where))
+
+
+def _iso(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def append_gap(where: Where, question: str, reason: str = "abstained") -> None:
+    """Log a question the assistant could not answer (`reason`: why, e.g. a refusal's code)."""
+    _store(where).log_gap(question, reason)
+
+
+def append_feedback(where: Where, question: str, answer: str, source_ids: list[str], score: int) -> None:
     """`score` is 1 for thumbs up, 0 for thumbs down; a thumbs-down also counts as a gap."""
-    _append(
-        state_dir / FEEDBACK,
-        {"time": _now(), "question": question[:500], "answer": answer[:4000], "sources": source_ids, "score": score},
-    )
-    if score == 0:
-        append_gap(state_dir, question, reason="thumbs-down")
+    _store(where).log_feedback(question, answer, source_ids, score)
 
 
-def read(path: Path) -> list[dict]:
-    if not path.is_file():
+def gaps(where: Where) -> list[dict]:
+    """The logged gaps, oldest first: {"time", "question", "reason"}."""
+    store = _existing(where)
+    return [{"time": _iso(g.time), "question": g.question, "reason": g.reason} for g in store.gaps()] if store else []
+
+
+def feedback(where: Where) -> list[dict]:
+    """The feedback records, oldest first: {"time", "question", "answer", "sources", "score"}."""
+    store = _existing(where)
+    if store is None:
         return []
-    out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut by a crash: skip it, keep the rest
-        if isinstance(record, dict) and isinstance(record.get("question"), str):
-            out.append(record)
-    return out
+    return [
+        {"time": _iso(f.time), "question": f.question, "answer": f.answer, "sources": list(f.sources), "score": f.score}
+        for f in store.feedback()
+    ]
+
+
+def feedback_summary(where: Where, recent: int = 5) -> dict:
+    """The feedback report: {"helpful": n, "not_helpful": n, "recent_not_helpful": the latest thumbs-down
+    records, newest first (question, answer, sources, time)}."""
+    records = feedback(where)
+    down = [r for r in records if r["score"] == 0]
+    return {
+        "helpful": sum(1 for r in records if r["score"] == 1),
+        "not_helpful": len(down),
+        "recent_not_helpful": down[::-1][: max(0, recent)],
+    }
 
 
 def _terms(text: str) -> set[str]:
@@ -63,13 +99,13 @@ def _terms(text: str) -> set[str]:
     return set(tokenize(text))
 
 
-def gap_groups(state_dir: Path, min_similarity: float = 0.5) -> list[dict]:
+def gap_groups(where: Where, min_similarity: float = 0.5) -> list[dict]:
     """Logged gaps grouped by word overlap (Jaccard), biggest group first.
 
     Each group: {"question": a representative, "count", "questions": distinct texts, "last": time}.
     """
     groups: list[dict] = []
-    for record in read(state_dir / GAPS):
+    for record in gaps(where):
         question = record["question"].strip()
         terms = _terms(question) or {re.sub(r"\W", "", question.lower())}
         for group in groups:
@@ -89,7 +125,7 @@ def gap_groups(state_dir: Path, min_similarity: float = 0.5) -> list[dict]:
     return out
 
 
-def candidate_terms(questions: list[str], knows, min_count: int = 2, limit: int = 15) -> list[dict]:
+def candidate_terms(questions: list[str], knows: Callable[[str], bool], min_count: int = 2, limit: int = 15) -> list[dict]:
     """Words that recur in refused questions and that neither the corpus nor the vocabulary knows: candidates
     for `corpus/vocabulary.txt` (an abbreviation people use) or for a note (a subject people ask about).
 

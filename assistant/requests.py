@@ -67,7 +67,7 @@ _MONEY = re.compile(
     r"stock options?|equity|bonus(es)?|(hourly|day|daily) rate|rate should i charge|how much (do|does|did|will|would|can|could|should|might)\b[^?]{0,60}\b"
     r"(make|earn|pay|get paid|charge|cost)|(cost|costs|price|priced|fee|fees)\s+(per|a|an|each)\s+(hour|month|year|week|seat|token|course|exam|attempt)|"
     r"how much (is|are|was|were)\b[^?]{0,60}\b(subscription|course|exam|certificate|certification|degree|bootcamp|ticket|registration|tuition|gpu|plan)|"
-    r"(what|how much) (does|do|did|would|will)\b[^?]{0,60}\bcost|tuition|(price|cost) of|how expensive|raise should i expect|get paid)\b",
+    r"(what|how much) (does|do|did|would|will)\b[^?]{0,100}\bcost|tuition|(price|cost) of|how expensive|raise should i expect|get paid)\b",
     re.I,
 )
 #: A money figure in a text: "$90,000", "€60k", "120k USD", "50 euros".
@@ -94,7 +94,7 @@ _ROLE_NOUN = (
     r"musicians?|pharmacists?|dentists?|therapists?|psychologists?|economists?|bankers?|traders?|firefighters?|"
     r"salespeople|salesperson|mechanics?|carpenters?"
 )
-_ROLE = re.compile(rf"\b((?:[a-z0-9+#/&-]+\s+){{0,3}}?(?:{_ROLE_NOUN}))\b", re.I)
+_ROLE = re.compile(rf"\b((?:[a-z0-9+#/&-]+\s+){{0,3}}?(?:{_ROLE_NOUN})(?:\s+(?:{_ROLE_NOUN}))?)\b", re.I)
 _TARGET = re.compile(
     r"\b(become|becoming|get into|getting into|break into|breaking into|hired as|job as|jobs as|"
     r"career as|switch to|switching to|transition to|transitioning to|move into|moving into|roadmap (to|for)|path to|"

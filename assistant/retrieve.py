@@ -101,7 +101,7 @@ class Retriever:
         self.stored = stored
         self.embedder = embedder
         self.settings = settings
-        self._keywords: KeywordIndex | None = None
+        self._keywords: KeywordIndex | None = stored.keywords  # loaded with the index (`index.load`)
         self._lock = threading.Lock()
         self._sentence_memo: OrderedDict[str, tuple[list[str], object]] = OrderedDict()
         self._memo_lock = threading.Lock()

@@ -149,3 +149,80 @@ def questions(limit: int | None = None) -> list[str]:
 
 def ratio(value: float, base: float) -> float:
     return round(value / base, 3) if base else float("inf")
+
+
+# ------------------------------------------------------------------------------------------- a throwaway PostgreSQL server
+
+
+def postgres_bindir() -> Path | None:
+    """The newest Debian PostgreSQL server folder (`/usr/lib/postgresql/<version>/bin`) with `initdb`, or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: _version_key(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+def _version_key(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_server(durable: bool = True):
+    """A context manager: a PostgreSQL server of its own (Debian's package) in a temporary folder on a free
+    port of 127.0.0.1, yielding its URL (`postgresql://postgres@127.0.0.1:PORT/postgres`, trust
+    authentication), stopped and removed on exit.
+
+    PostgreSQL refuses to run as root, so as root the folder goes to the `postgres` user and the server runs
+    as that user. `durable=False` turns fsync off (tests: faster, nothing to keep); benchmarks keep it on, as
+    a real server would. Raises FileNotFoundError without the server binaries (`apt-get install -y
+    postgresql`) and RuntimeError, with the server's log, when it does not start.
+    """
+    import contextlib
+    import shutil
+    import subprocess
+    import tempfile
+
+    @contextlib.contextmanager
+    def _server():
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise FileNotFoundError("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): apt-get install -y postgresql")
+        folder = Path(tempfile.mkdtemp(prefix="pg-"))
+        as_user: dict = {}
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+            as_user = {"user": "postgres", "group": "postgres", "extra_groups": []}
+
+        def run(*cmd: str) -> None:
+            done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, timeout=120, **as_user)
+            if done.returncode != 0:
+                log = (folder / "log").read_text(errors="replace") if (folder / "log").exists() else ""
+                raise RuntimeError(f"{Path(cmd[0]).name} failed: {done.stderr.strip() or done.stdout.strip()}\n{log[-2000:]}")
+
+        data = folder / "data"
+        started = False
+        try:
+            run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync")
+            options = f"-c listen_addresses=127.0.0.1 -k {folder}" + ("" if durable else " -c fsync=off -c full_page_writes=off")
+            for attempt in range(3):  # the free port can be taken between choosing it and binding it
+                port = free_port()
+                try:
+                    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", f"-p {port} {options}", "-l", str(folder / "log"), "-w", "-t", "60", "start")
+                    break
+                except RuntimeError:
+                    if attempt == 2:
+                        raise
+            started = True
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            if started:
+                subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], cwd=folder, capture_output=True, timeout=120, **as_user)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return _server()

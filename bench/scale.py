@@ -194,8 +194,12 @@ def run_size(n: int, args, root: Path) -> dict:
     row["build_dense_s"] = round(ms / 1000, 2)
     keyword, ms = timed(KeywordIndex.build, [p.embedding_text() for p in passages])
     row["build_keyword_s"] = round(ms / 1000, 2)
+    per_doc: dict[str, int] = {}
+    for p in passages:  # the manifest must account for every passage (index.check_manifest)
+        per_doc[p.doc] = per_doc.get(p.doc, 0) + 1
+    documents = {doc: {"sha256": "0" * 64, "title": doc, "passages": count, "indexed_at": ""} for doc, count in per_doc.items()}
     manifest = {"format": store.FORMAT_VERSION, "model": settings.model_name, "dim": DIM, "chunking": settings.chunking,
-                "count": n, "dense": {"type": row["kind"], "trained_on": n}, "documents": {}}
+                "count": n, "dense": {"type": row["kind"], "trained_on": n}, "documents": documents}
     _, ms = timed(store.write, settings.index_dir, manifest, passages, dense, keyword)
     row["write_s"] = round(ms / 1000, 2)
     row["build_total_s"] = round(row["build_dense_s"] + row["build_keyword_s"] + row["write_s"], 2)

@@ -139,3 +139,28 @@ def copy_corpus(tmp_path):
         return target
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a throwaway PostgreSQL server for this session: Debian's package, started in a temporary
+    folder on a free port of 127.0.0.1 (as the `postgres` user when running as root), stopped at the end.
+
+    Without the server binaries the tests that use it skip locally and fail under CI (`CI` set), where
+    .ci/run installs them (`apt-get install -y postgresql`). The server is shared: a test that needs a
+    database of its own creates one (tests/test_state.py does).
+    """
+    import sys
+
+    bench = str(REPO / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import perf_common  # the benchmarks start their server the same way
+
+    if perf_common.postgres_bindir() is None:
+        message = "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb): apt-get install -y postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with perf_common.postgres_server(durable=False) as url:
+        yield url

@@ -6,7 +6,6 @@ suggestions, the download, removing a document, feedback logged once, errors fro
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 
@@ -55,8 +54,21 @@ def source_labels(at) -> list[str]:
 
 
 def feedback_lines(app_env) -> list[dict]:
-    path = app_env / "state" / "feedback.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The feedback records in the state store behind the app's state folder, oldest first."""
+    from assistant import logs
+
+    return logs.feedback(app_env / "state")
+
+
+def opened_at(query: dict):
+    """A new browser session opened at an address with these query parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 # ------------------------------------------------------------------------------------------------ getting started
@@ -115,15 +127,15 @@ def test_history_with_sources_survives_a_rerun(app_env):
 
 
 def test_a_follow_up_says_so_and_can_be_asked_as_a_new_question(app_env):
-    at = ask(new_app(), "What do I need for deep learning?")
-    at = ask(at, "Which frameworks?")
+    at = ask(new_app(), "What is a feature store?")
+    at = ask(at, "Does a small team really need one?")
     follow_up = at.session_state.turns[1]["answer"]
-    assert "deep learning" in follow_up.query and follow_up.followup == "What do I need for deep learning?"
+    assert "feature store" in follow_up.query and follow_up.followup == "What is a feature store?"
     assert [m.name for m in at.chat_message] == ["user", "assistant", "user", "assistant"]
     assert any("Read as a follow-up to" in c.value for c in at.chat_message[3].caption)
     at.button(key=f"fresh_{at.session_state.turns[1]['id']}").click().run()
     fresh = at.session_state.turns[2]["answer"]
-    assert fresh.question == "Which frameworks?" and not fresh.followup and "deep" not in fresh.query
+    assert fresh.question == "Does a small team really need one?" and not fresh.followup and "feature" not in fresh.query
 
 
 def test_an_unrelated_second_question_is_answered_as_in_a_new_chat(app_env):
@@ -208,6 +220,95 @@ def test_the_conversation_downloads_as_markdown_with_its_citations(app_env, monk
     assert "[1] " in text and f"({answer.sources[0].doc})" in text and "> " in text
 
 
+# ------------------------------------------------------------------------------------------------ saved chats
+
+
+def test_a_chat_gets_its_address_with_its_first_question_and_a_reload_brings_it_back(app_env):
+    at = new_app()
+    assert "chat" not in at.query_params  # an empty page creates nothing
+    at = ask(at, "What is MLOps?")
+    at = ask(at, "What is a feature store?")
+    at.feedback[0].set_value(0).run()
+    chat = at.query_params["chat"]
+    chat = chat[0] if isinstance(chat, list) else chat
+    first = at.session_state.turns[0]["answer"]
+    again = opened_at({"chat": chat})  # a reload: a new session at the same address
+    assert [m.name for m in again.chat_message] == ["user", "assistant"] * 2
+    assert again.chat_message[0].markdown[0].value == "What is MLOps?"
+    assert again.session_state.turns[0]["answer"] == first  # text, sources, highlights: exactly as they were
+    assert source_labels(again) == source_labels(at)
+    assert again.feedback[0].disabled and again.feedback[0].value == 0  # the feedback it had, locked
+    assert not again.feedback[1].disabled
+    # And it continues: the next turn is saved after the two there.
+    again = ask(again, "How do I deploy a model?")
+    assert again.session_state.turns[-1]["position"] == 2
+
+
+def test_a_shared_link_opens_the_chat_read_only_and_a_question_there_starts_a_new_chat(app_env):
+    at = ask(new_app(), "What is MLOps?")
+    token = at.session_state.share_token
+    chat = at.session_state.chat_id
+    shared = opened_at({"share": token})
+    assert "A shared chat" in shared.info[0].value and "What is MLOps?" in shared.info[0].value
+    assert shared.chat_message[0].markdown[0].value == "What is MLOps?"
+    assert not shared.feedback  # a reader of a shared chat does not rate it
+    assert shared.session_state.chat_id is None  # its writable address is not given out
+    shared = ask(shared, "What should a beginner learn first?")
+    assert [m.markdown[0].value for m in shared.chat_message if m.name == "user"] == ["What should a beginner learn first?"]
+    own = shared.session_state.chat_id
+    assert own and own != chat
+    assert "share" not in shared.query_params and shared.query_params["chat"] in (own, [own])
+    assert len(opened_at({"chat": chat}).session_state.turns) == 1  # the shared chat is untouched
+
+
+def test_the_share_popover_holds_the_read_only_link(app_env):
+    at = new_app()
+    assert not [c for c in at.code if "share=" in c.value]  # nothing to share before the first question
+    at = ask(at, "What is MLOps?")
+    code = [c.value for c in at.code if "share=" in c.value]
+    assert code == [f"/?share={at.session_state.share_token}"]  # (AppTest has no page URL; a browser adds it)
+
+
+def test_an_address_that_opens_no_chat_says_so_and_starts_afresh(app_env):
+    at = opened_at({"chat": "x" * 22})
+    assert at.warning and "no chat at this address" in at.warning[0].value
+    assert not at.chat_message and "chat" not in at.query_params
+    assert [b for b in at.button if b.key and b.key.startswith("starter_")]
+    assert "no chat at this address" in opened_at({"share": "not a token"}).warning[0].value
+
+
+def test_new_chat_leaves_the_saved_chat_and_its_address(app_env):
+    at = ask(new_app(), "What is MLOps?")
+    chat = at.session_state.chat_id
+    at.button(key="new_chat").click().run()
+    assert "chat" not in at.query_params and at.session_state.chat_id is None
+    at = ask(at, "What should a beginner learn first?")
+    assert at.session_state.chat_id != chat
+    assert [t.question for t in _store(app_env).conversation(chat).turns] == ["What is MLOps?"]
+
+
+def test_when_the_database_is_unavailable_the_answer_still_comes_and_says_it_was_not_saved(app_env, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", "postgresql://nobody:secret@127.0.0.1:9/nowhere")
+    st.cache_resource.clear()
+    at = ask(new_app(), "What is MLOps?")
+    item = at.session_state.turns[0]
+    assert item["answer"] is not None and not item["answer"].abstained
+    assert "Not saved" in item["unsaved"] and "secret" not in item["unsaved"]
+    assert any("Not saved" in c.value for c in at.chat_message[1].caption)
+    assert "chat" not in at.query_params
+    monkeypatch.undo()
+    st.cache_resource.clear()
+
+
+def _store(app_env):
+    from assistant.config import Settings
+    from assistant.state import open_store
+
+    return open_store(Settings.from_env(state_dir=app_env / "state"))
+
+
 # ------------------------------------------------------------------------------------------------ feedback
 
 
@@ -221,8 +322,9 @@ def test_thumbs_down_is_logged_once_with_question_and_sources_and_joins_the_gaps
     record = records[0]
     assert record["question"].startswith("How much maths") and record["score"] == 0 and record["sources"]
     assert record["sources"] == [s.id for s in at.session_state.turns[0]["answer"].sources]
-    gaps = (app_env / "state" / "gaps.jsonl").read_text()
-    assert "How much maths" in gaps
+    from assistant import logs
+
+    assert any(g["question"].startswith("How much maths") and g["reason"] == "thumbs-down" for g in logs.gaps(app_env / "state"))
     # Reruns do not log it again; the choice stays shown and locked.
     at.run()
     assert at.feedback[0].disabled and at.feedback[0].value == 0
@@ -379,3 +481,95 @@ def test_a_damaged_index_shows_the_error_and_how_to_fix_it(app_env, tmp_path, mo
         assert not at.chat_input  # nothing to ask with
     finally:
         st.cache_resource.clear()
+
+
+
+# ------------------------------------------------------------------------------------------------ sharing one copy
+
+
+@pytest.fixture
+def served_to_a_network():
+    """The page as `streamlit run app.py --server.address 0.0.0.0` serves it, with no sign-in configured."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    yield
+    config.set_option("server.address", before)
+
+
+def test_served_on_this_machine_without_sign_in_the_page_may_change_documents(app_env):
+    at = new_app()
+    assert at.get("file_uploader") and any(b.key == "remove_button" for b in at.button)
+    assert "Served on this machine only" in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_served_to_a_network_without_sign_in_the_page_is_read_only(app_env, served_to_a_network):
+    at = new_app()
+    assert not at.get("file_uploader")
+    assert not [b for b in at.button if b.key == "remove_button"] and not at.sidebar.selectbox
+    assert "cannot be changed here" in " ".join(m.value for m in at.sidebar.markdown)
+    ask(at, "What is MLOps?")  # asking still works
+    assert source_labels(at)
+
+
+def test_a_session_that_asks_faster_than_the_limit_is_told_to_wait(app_env, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_QUESTIONS_PER_MINUTE", "2")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = new_app()
+    for _ in range(2):
+        ask(at, "What is MLOps?")
+    ask(at, "What is MLOps?")
+    assert at.error and "more questions than one chat may ask in a minute" in at.error[0].value
+    assert at.session_state.turns[2]["answer"] is None
+    st.cache_resource.clear()
+
+
+def test_when_every_answer_slot_is_taken_the_question_is_told_to_try_again(app_env, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MAX_CONCURRENT_ANSWERS", "1")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = new_app()
+    gate = at.session_state  # the gate is shared by the server: take its one slot as another session would
+    from assistant.access import Gate
+
+    held = Gate(1)
+    monkeypatch.setattr(Gate, "try_enter", lambda self: False)
+    ask(at, "What is MLOps?")
+    assert at.warning and "busy" in at.warning[0].value
+    assert [b for b in at.button if b.key and b.key.startswith("again_")]
+    monkeypatch.undo()
+    del gate, held
+    st.cache_resource.clear()
+
+
+# ------------------------------------------------------------------------------------------------ the page, second round
+
+
+def test_a_paste_longer_than_a_question_is_kept_cut_and_said_so(app_env):
+    advert = "We are hiring a machine learning engineer to build recommendation models. " * 60  # ~4,500 characters
+    at = ask(new_app(), advert + " What skills does this job need?")
+    item = at.session_state.turns[0]
+    assert item["answer"] is not None and "characters long; the first 2,000 were used" in item["cut"]
+    assert any("were used" in c.value for c in at.chat_message[1].caption)
+
+
+def test_an_upload_of_the_wrong_type_or_size_is_refused_in_words(app_env, monkeypatch):
+    at = add_through_the_sidebar(new_app(), "cv.docx", b"PK\x03\x04 not a corpus document")
+    assert any("cv.docx" in w.value and "unsupported file type" in w.value for w in at.warning)
+    monkeypatch.setenv("ASSISTANT_MAX_UPLOAD_MB", "0.001")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = add_through_the_sidebar(new_app(), "big.md", b"# Big\n\n" + b"word " * 2000)
+    assert any("big.md" in w.value and "MB limit" in w.value for w in at.warning)
+    st.cache_resource.clear()
+
+
+def test_a_chosen_thumb_says_which_it_was(app_env):
+    at = ask(new_app(), "What is MLOps?")
+    at.feedback[0].set_value(0).run()
+    assert any(c.value == "Thanks, noted: not helpful." for c in at.caption)

@@ -33,9 +33,9 @@ def run_json(capsys, name: str, argv: list[str], **kwargs) -> dict:
 
 
 def test_every_benchmark_says_what_it_is_and_how_to_run_it():
-    for name in ("perf_common", "query_latency", "build_speed", "startup", "scale", "embed_speed"):
+    for name in ("perf_common", "query_latency", "build_speed", "startup", "scale", "embed_speed", "save_turn"):
         assert (BENCH / f"{name}.py").read_text().startswith('"""'), name
-    for name in ("query_latency", "build_speed", "startup", "scale", "embed_speed"):
+    for name in ("query_latency", "build_speed", "startup", "scale", "embed_speed", "save_turn"):
         doc = bench(name).__doc__
         assert f"bench/{name}.py" in doc and ".venv/bin/python" in doc
 
@@ -94,7 +94,32 @@ def test_embedding_benchmark_measures_the_torch_path_and_reports_onnx(capsys, em
     assert "error" in out["onnx_export"] or any(name.startswith("onnx-") for name in out["paths"])
 
 
-@pytest.mark.parametrize("name", ["query_latency", "build_speed", "startup", "scale", "embed_speed"])
+def test_save_turn_benchmark_compares_ask_with_ask_and_save_on_sqlite_and_postgresql(capsys, embedder, postgres_server):
+    out = run_json(capsys, "save_turn", ["--rounds", "1", "--limit", "3", "--docs", "3", "--database-url", postgres_server], embedder=embedder)
+    assert out["questions"] == 3 and out["target"] == 1.10
+    for backend in ("sqlite", "postgresql"):
+        row = out[backend]
+        assert row["backend"] == backend and row["saved_turns"] == 3
+        for key in ("ask", "save", "ask_save"):
+            assert row["ms"][key]["p50_ms"] > 0 and row["ms"][key]["p95_ms"] >= row["ms"][key]["p50_ms"]
+        assert row["ms"]["ask_save"]["p50_ms"] > row["ms"]["save"]["p50_ms"]
+        assert row["ask_save_over_ask_p50"] > 0
+
+
+def test_load_benchmark_runs_one_then_two_processes_saving_turns_into_one_database(capsys, real_settings, monkeypatch):
+    # Fresh processes load the model themselves (spawned, as servers are); they find the session's index
+    # through the environment they inherit.
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(real_settings.corpus_dir))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(real_settings.index_dir))
+    out = run_json(capsys, "load", ["--processes", "2", "--per-process", "3"])
+    assert out["mode"] == "processes" and out["database"] == "sqlite"
+    assert [run["processes"] for run in out["runs"]] == [1, 2]
+    for run in out["runs"]:
+        assert run["errors"] == 0 and run["saved"] == run["asks"] == 3 * run["processes"]
+        assert run["asks_per_s"] > 0 and run["p95_ms"] >= run["p50_ms"] > 0 and run["peak_rss_mb_per_process"] > 0
+
+
+@pytest.mark.parametrize("name", ["query_latency", "build_speed", "startup", "scale", "embed_speed", "save_turn", "load"])
 def test_importing_a_benchmark_runs_nothing(name, capsys):
     bench(name)
     assert capsys.readouterr().out == ""

@@ -526,3 +526,54 @@ def test_an_unreadable_vocabulary_is_reported_and_the_documents_still_index(tiny
     (tiny.corpus_dir / "vocabulary.txt").write_bytes(b"MLE = \xff\xfe")
     report = sync(tiny, fake_embedder)
     assert any("vocabulary.txt" in message for message in report.skipped) and report.documents == 2
+
+
+# ------------------------------------------------------------------------------------------ hostile corpus
+
+
+def test_a_missing_corpus_folder_is_refused_and_the_index_is_left_as_it_is(tiny, fake_embedder):
+    from assistant.errors import CorpusMissingError
+
+    before = sync(tiny, fake_embedder).generation
+    gone = tiny.replace(corpus_dir=tiny.corpus_dir.parent / "no-such-corpus")
+    with pytest.raises(CorpusMissingError, match=r"the corpus folder .*no-such-corpus/ does not exist") as info:
+        sync(gone, fake_embedder)  # used to report every document "removed" and empty the index
+    assert "\n" not in str(info.value)
+    assert store.current_generation(tiny.index_dir).name == before
+    assert set(store.load(tiny.index_dir, tiny).documents) == {"baking.txt", "skills.md"}
+
+
+def test_a_symbolic_link_in_the_corpus_is_never_indexed_and_is_reported(tiny, fake_embedder, tmp_path):
+    secret = tmp_path / "secret.md"
+    secret.write_text("# Secret\n\nThe root password is hunter2, kept outside the corpus.\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "more.md").write_text("# More\n\nAnother file outside the corpus about hunter2.\n")
+    (tiny.corpus_dir / "link.md").symlink_to(secret)
+    (tiny.corpus_dir / "folder").symlink_to(outside)
+    report = sync(tiny, fake_embedder)
+    loaded = store.load(tiny.index_dir, tiny)
+    assert set(loaded.documents) == {"baking.txt", "skills.md"}
+    assert all("hunter2" not in p.text for p in loaded.passages)
+    assert sorted(m.split(":")[0] for m in report.skipped) == ["folder", "link.md"]
+    assert all("symbolic link" in m for m in report.skipped)
+
+
+def test_a_corpus_file_over_the_size_limit_is_skipped_without_being_read(tiny, fake_embedder, monkeypatch):
+    import os
+
+    with (tiny.corpus_dir / "huge.md").open("wb") as fh:  # sparse: 1 GB on paper
+        fh.truncate(1 << 30)
+    read = []
+    real_read = os.read
+
+    def counting(fd, n):
+        data = real_read(fd, n)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", counting)
+    report = sync(tiny, fake_embedder)
+    assert any(m.startswith("huge.md: is 1073.7 MB, over the 20 MB limit") for m in report.skipped), report.skipped
+    assert sum(read) < 1 << 20  # only the small documents were read
+    assert report.documents == 2

@@ -127,3 +127,57 @@ def test_gaps_names_words_that_recur_in_refused_questions_as_vocabulary_candidat
     terms = {t["term"]: t["count"] for t in json.loads(result.stdout)["candidate_terms"]}
     assert terms.get("zorblat") == 2
     assert "corpus/vocabulary.txt" in run("gaps", env_extra=env).stdout
+
+
+def test_invalid_utf8_in_a_question_is_one_line_not_a_traceback(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", b"What is \xff\xfe MLOps?"],
+        capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: the question contains invalid characters")
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_invalid_utf8_in_a_document_name_is_one_line_not_a_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "assistant", "remove", b"uploads/\xff.md"],
+        capture_output=True, text=True, env={**os.environ, "ASSISTANT_CORPUS_DIR": str(tmp_path), "ASSISTANT_INDEX_DIR": str(tmp_path / "i")},
+        cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("error: no document") and "Traceback" not in result.stderr
+
+
+def test_list_calls_a_damaged_index_damaged_as_ask_does(tmp_path, real_settings):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(real_settings.index_dir, index)
+    gen = index / (index / "CURRENT").read_text().strip()
+    env = {"ASSISTANT_INDEX_DIR": str(index), "ASSISTANT_STATE_DIR": str(tmp_path / "s")}
+    for damage in ("manifest", "dense"):
+        target = gen / ("manifest.json" if damage == "manifest" else "dense.faiss")
+        saved = target.read_bytes()
+        target.write_bytes(b"{not json" if damage == "manifest" else b"garbage")
+        asked, listed = run("ask", "What is MLOps?", env_extra=env), run("list", env_extra=env)
+        assert asked.returncode == listed.returncode == 1
+        assert "damaged" in listed.stderr, listed.stderr  # was: "no index"
+        assert listed.stderr == asked.stderr and "python -m assistant index" in listed.stderr
+        target.write_bytes(saved)
+    (index / "CURRENT").write_bytes(b"gen-\xff\n")
+    listed = run("list", env_extra=env)
+    assert listed.returncode == 1 and "CURRENT is damaged" in listed.stderr and "Traceback" not in listed.stderr
+
+
+def test_index_with_a_missing_corpus_folder_fails_and_leaves_the_index_alone(tmp_path, real_settings):
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(real_settings.index_dir, index)
+    before = (index / "CURRENT").read_text()
+    result = run("index", env_extra={"ASSISTANT_CORPUS_DIR": str(tmp_path / "no-such-folder"), "ASSISTANT_INDEX_DIR": str(index)})
+    assert result.returncode == 1, result.stdout  # was: "18 removed", an empty index and exit 0
+    assert result.stderr.startswith("error: the corpus folder") and len(result.stderr.strip().splitlines()) == 1
+    assert (index / "CURRENT").read_text() == before
+    listed = run("list", "--json", env_extra={"ASSISTANT_INDEX_DIR": str(index)})
+    assert len(json.loads(listed.stdout)) == len(json.loads(run("list", "--json", env_extra={"ASSISTANT_INDEX_DIR": str(real_settings.index_dir)}).stdout))

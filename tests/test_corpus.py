@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 from conftest import CORPUS, DATA
@@ -722,3 +723,301 @@ def test_the_users_article_is_its_source_word_for_word():
     expected = [re.sub(r"^\s*•\s*", "", line).strip() for line in source.splitlines() if line.strip()]
     actual = [re.sub(r"^(#{1,6}|-)\s+", "", line).strip() for line in body.splitlines() if line.strip()]
     assert actual == expected
+
+
+# ------------------------------------------------------------------------------------------- bounded inputs
+# Each of these inputs once cost minutes or gigabytes. They run in a child process with a memory cap and a
+# time-out, so a regression fails the test instead of taking the machine down.
+
+_CHILD = """
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))
+from assistant.corpus import chunk, parse_document
+from assistant.errors import DocumentError
+name, data = sys.argv[1], sys.stdin.buffer.read()
+started = time.perf_counter()
+try:
+    doc = parse_document(name, data)
+    passages = chunk(doc)
+    out = {{"title": doc.title, "passages": len(passages), "longest": max(len(p.text) for p in passages),
+           "total": sum(len(p.text) for p in passages), "asked": sum(len(q) for _, q in doc.asked)}}
+except DocumentError as exc:
+    out = {{"error": str(exc)}}
+out["seconds"] = time.perf_counter() - started
+print(json.dumps(out))
+"""
+
+
+def parse_in_child(name: str, data: bytes, seconds: float = 30, memory_mb: int = 1024) -> dict:
+    """Parse and chunk `data` as `name` in a child process capped at `memory_mb` and `seconds`."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = _CHILD.format(memory=memory_mb << 20)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, name], input=data, capture_output=True, cwd=REPO, timeout=seconds
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"parsing {name} ({len(data)} bytes) took more than {seconds} s")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    return json.loads(done.stdout)
+
+
+def alias_bomb() -> bytes:
+    """Front matter of nine nested aliases, nine times each: under 1 KB that stands for 9^9 strings."""
+    lines = ["---", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    lines += ["title: *i", "---", "# The real title", "", "Machine learning engineers ship models to production."]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_yaml_alias_bomb_in_front_matter_is_ignored_in_milliseconds_not_expanded():
+    data = alias_bomb()
+    assert len(data) < 1024
+    out = parse_in_child("bomb.md", data, seconds=20, memory_mb=512)
+    assert out.get("title") == "The real title", out  # the front matter is ignored with a warning
+    assert out["seconds"] < 2
+
+
+def test_front_matter_with_an_anchor_or_over_the_size_limit_is_ignored(caplog):
+    from assistant.corpus import MAX_FRONT_MATTER_BYTES
+
+    anchored = b"---\ntitle: &t Anchored\nalias: *t\n---\n# Body title\n\nSome words about models.\n"
+    assert parse_document("a.md", anchored).title == "Body title"
+    big = b"---\ntitle: Big\nsummary: " + b"x" * MAX_FRONT_MATTER_BYTES + b"\n---\n# Body title\n\nSome words.\n"
+    doc = parse_document("b.md", big)
+    assert doc.title == "Body title" and doc.meta == {}
+    assert any("front matter" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"---\ntitle: " + b"Very long title " * 2000 + b"\n---\nSome words about models.\n",
+        b"# " + b"Heading " * 50_000 + b"\n\nSome words about models.\n",
+        b"<html><head><title>" + b"Title " * 50_000 + b"</title></head><body><p>Words.</p></body></html>",
+        b"---\ntitle: [1, [2, [3]]]\n---\nSome words about models.\n",
+    ],
+    ids=["front-matter", "h1", "html-title", "not-a-string"],
+)
+def test_a_title_is_one_bounded_line(data):
+    from assistant.corpus import MAX_TITLE_CHARS
+
+    name = "t.html" if data.startswith(b"<html") else "t.md"
+    doc = parse_document(name, data)
+    assert 0 < len(doc.title) <= MAX_TITLE_CHARS and "\n" not in doc.title
+    assert "[" not in doc.title  # a list is no title: the file name stands in
+
+
+def unclosed_nested_html(size: int) -> bytes:
+    """List items that are never closed: each nests inside the one before."""
+    item = "<li>word{} "
+    count = size // len(item.format(10_000))
+    return ("<html><body><ul>" + "".join(item.format(i) for i in range(count)) + "</ul></body></html>").encode()
+
+
+@pytest.mark.parametrize("size", [56_000, 112_000, 1_400_000], ids=["56KB", "112KB", "1.4MB"])
+def test_html_of_unclosed_nested_tags_parses_in_linear_time(size):
+    data = unclosed_nested_html(size)
+    out = parse_in_child("nested.html", data, seconds=60)
+    assert "error" not in out, out
+    assert out["seconds"] < 1 + size / 200_000  # was 23 s for 56 KB and 91 s for 112 KB
+    assert out["total"] > size / 3  # every item's words are kept
+
+
+def test_html_blocks_nested_in_other_blocks_are_read_once_in_order():
+    html = b"<html><body><table><tr><td>Cell before <p>inner paragraph</p> cell after</td></tr></table><ul><li>Item <ul><li>nested item</li></ul> tail</li></ul><blockquote><p>Quoted.</p><p>Again.</p></blockquote></body></html>"
+    text = "\n".join(p.text for p in chunk(parse_document("n.html", html), min_words=1))
+    assert text.count("inner paragraph") == 1 and text.count("nested item") == 1
+    assert text.index("Cell before") < text.index("inner paragraph") < text.index("cell after")
+    assert "- Item\n- nested item\n- tail" in text
+    assert "Quoted. Again." in text
+
+
+def test_markdown_of_short_lines_parses_in_linear_time():
+    data = b"# Lines\n\n" + b"word\n" * 400_000  # one paragraph of 400,000 wrapped lines (2 MB)
+    out = parse_in_child("lines.md", data, seconds=60)
+    assert out["seconds"] < 10, out  # joining the lines one by one was quadratic: it never finished
+
+
+def test_markdown_of_many_tiny_sections_is_merged_in_linear_time():
+    data = b"".join(b"## H%d\n\nw%d\n\n" % (i, i) for i in range(50_000))  # 1,612 passages
+    out = parse_in_child("sections.md", data, seconds=60)
+    assert out.get("passages", 0) > 0 and out["seconds"] < 15, out
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["[" * 200_000 + "x", "](" * 100_000 + "x", "# x" + " " * 200_000 + "y", "x" + " " * 200_000 + "y<!-- c -->"],
+    ids=["brackets", "link-ends", "heading-spaces", "comment-spaces"],
+)
+def test_markdown_lines_built_to_make_a_regex_backtrack_parse_quickly(line):
+    out = parse_in_child("re.md", ("# T\n\n" + line + "\n").encode(), seconds=30)
+    assert out["seconds"] < 5, out
+
+
+def test_a_giant_word_is_cut_and_no_passage_or_answer_grows_with_it():
+    from assistant.corpus import MAX_WORD_CHARS
+
+    data = b"# Giant\n\nBefore the word. " + b"x" * 5_000_000 + b" After the word, normal text resumes here.\n"
+    out = parse_in_child("giant.md", data, seconds=30)
+    assert out["passages"] == 1 and out["longest"] < 1000, out  # was one passage of 5 MB
+    passages = passages_of("giant.md", data)
+    assert "x" * MAX_WORD_CHARS + "…" in passages[0].text and "x" * (MAX_WORD_CHARS + 1) not in passages[0].text
+
+
+def test_passages_are_bounded_in_characters_as_well_as_words():
+    from assistant.corpus import PASSAGE_CHARS_PER_WORD
+
+    long_words = " ".join("y" * 90 + str(i) for i in range(2000))  # 2,000 words of 92 characters
+    for p in passages_of("long.txt", "Title line\n\n" + long_words):
+        assert len(p.text) <= 250 * PASSAGE_CHARS_PER_WORD
+
+
+def test_a_pdf_over_the_page_limit_is_refused_before_its_text_is_read():
+    from fpdf import FPDF
+
+    from assistant.corpus import MAX_PDF_PAGES
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=12)
+    for _ in range(MAX_PDF_PAGES + 1):
+        pdf.add_page()
+        pdf.cell(0, 8, "A page of a very long PDF.")
+    out = parse_in_child("long.pdf", bytes(pdf.output()), seconds=60)
+    assert out.get("error", "").startswith("long.pdf: has 1001 pages, over the limit of 1000"), out
+    assert out["seconds"] < 5
+
+
+def pdf_compression_bomb(mb: int = 100) -> bytes:
+    """A one-page PDF whose content stream inflates to `mb` MB: over pypdf's limit, which raises LimitReachedError."""
+    import zlib
+
+    comp = zlib.compressobj(9)
+    stream = comp.compress(b"BT /F1 12 Tf (Hello) Tj ET\n") + b"".join(comp.compress(b" " * (1 << 20)) for _ in range(mb)) + comp.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_compression_bomb_is_a_document_error_naming_the_file():
+    data = pdf_compression_bomb()
+    assert len(data) < 200_000
+    with pytest.raises(DocumentError, match=r"^bomb\.pdf: .*LimitReachedError"):
+        parse_document("bomb.pdf", data)
+
+
+def test_any_exception_of_a_parser_becomes_a_document_error_naming_the_file(monkeypatch):
+    import assistant.corpus as corpus
+
+    def broken(*args, **kwargs):
+        raise MemoryError("a parser gave up")
+
+    monkeypatch.setattr(corpus, "_parse_html", broken)
+    with pytest.raises(DocumentError, match=r"^page\.html: cannot be read as HTML \(MemoryError\)"):
+        parse_document("page.html", b"<p>Hello there.</p>")
+
+
+def asked_doc(sections: int, per_section: int) -> bytes:
+    parts = ["# Asked"]
+    for s in range(sections):
+        questions = "\n".join(f"- Question {s}-{q} about models?" for q in range(per_section))
+        parts.append(f"## Section {s}\n\n<!-- asked:\n{questions}\n-->\n\nSection {s} says something about models and data.")
+    return "\n\n".join(parts).encode()
+
+
+def test_asked_questions_are_bounded_per_section_and_per_document():
+    from assistant.corpus import MAX_ASKED_PER_DOCUMENT, MAX_ASKED_PER_SECTION
+
+    assert parse_document("ok.md", asked_doc(2, MAX_ASKED_PER_SECTION)).asked
+    with pytest.raises(DocumentError, match=r'^many\.md: has 21 asked questions under "Section 0", over the limit of 20 per section'):
+        parse_document("many.md", asked_doc(1, MAX_ASKED_PER_SECTION + 1))
+    sections = MAX_ASKED_PER_DOCUMENT // MAX_ASKED_PER_SECTION + 1
+    with pytest.raises(DocumentError, match=r"^all\.md: has \d+ asked questions, over the limit of 200 per document"):
+        parse_document("all.md", asked_doc(sections, MAX_ASKED_PER_SECTION))
+
+
+def test_a_file_of_50000_hidden_asked_questions_is_refused_at_once():
+    data = ("# Q\n\n## Section\n\n<!-- asked:\n" + "\n".join(f"- question {i}?" for i in range(50_000)) + "\n-->\n\nText.\n").encode()
+    out = parse_in_child("hidden.md", data, seconds=30)
+    assert "asked questions" in out.get("error", ""), out  # was 50,000 questions embedded: 130 s
+    assert out["seconds"] < 5
+
+
+def test_a_long_asked_question_is_cut_at_a_word():
+    from assistant.corpus import MAX_ASKED_CHARS
+
+    question = "why " * 200 + "?"
+    doc = parse_document("q.md", f"# T\n\n## S\n\n<!-- asked: {question} -->\n\nSome text.\n".encode())
+    (asked,) = [q for _, qs in doc.asked for q in qs]
+    assert len(asked) <= MAX_ASKED_CHARS and asked.endswith("why")
+
+
+def test_a_document_over_the_passage_limit_is_refused():
+    from assistant.corpus import MAX_PASSAGES_PER_DOCUMENT
+
+    text = "Title line\n\n" + " ".join(f"w{i}" for i in range(560_000))  # about 2,545 passages of 220 words
+    with pytest.raises(DocumentError, match=rf"^huge\.txt: makes more than {MAX_PASSAGES_PER_DOCUMENT} passages"):
+        chunk(parse_document("huge.txt", text.encode()))
+
+
+def test_parsing_stops_with_a_document_error_when_it_runs_past_its_time(monkeypatch):
+    import assistant.corpus as corpus
+
+    monkeypatch.setattr(corpus, "PARSE_SECONDS", -1.0)
+    for name, data in (("a.md", b"# T\n\nText."), ("a.html", b"<p>Text.</p>" * 300), ("a.txt", b"Text.")):
+        with pytest.raises(DocumentError, match=rf"^{re.escape(name)}: took more than -1 s to read"):
+            chunk(parse_document(name, data))
+
+
+def test_the_size_is_checked_before_a_byte_is_read(tmp_path):
+    import tracemalloc
+
+    from assistant.corpus import load_document
+
+    huge = tmp_path / "huge.md"
+    with huge.open("wb") as fh:  # sparse: 300 MB on paper, nothing on disk
+        fh.truncate(300 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentError, match=r"^huge\.md: is 314\.6 MB, over the 20 MB limit"):
+            load_document(tmp_path, "huge.md")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 1024 * 1024  # nothing of it was read
+
+
+def test_a_symbolic_link_is_never_read_as_a_document(tmp_path):
+    from assistant.corpus import load_document, scan
+
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nThe password is hunter2.\n")
+    corpus = tmp_path / "corpus"
+    (corpus / "real").mkdir(parents=True)
+    (corpus / "real" / "note.md").write_text("# Note\n\nA real note.\n")
+    (corpus / "link.md").symlink_to(outside)
+    (corpus / "linked-folder").symlink_to(tmp_path)
+    found = scan(corpus)
+    assert found.files == (Path("real/note.md"),)
+    assert found.links == (Path("link.md"), Path("linked-folder"))
+    assert discover(corpus) == [Path("real/note.md")]
+    with pytest.raises(DocumentError, match="symbolic link"):
+        load_document(corpus, "link.md")

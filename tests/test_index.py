@@ -246,7 +246,9 @@ def test_an_unreadable_manifest_is_reported_corrupt(tiny, fake_embedder):
     with pytest.raises(IndexCorruptError) as info:
         store.load(tiny.index_dir, tiny)
     assert "manifest" in message(info, tiny) and "--rebuild" in message(info, tiny)
-    assert store.read_manifest(tiny.index_dir) is None
+    with pytest.raises(IndexCorruptError) as listed:  # `list` says what `ask` says, not "no index"
+        store.read_manifest(tiny.index_dir)
+    assert str(listed.value) == str(info.value)
 
 
 def test_a_missing_index_says_how_to_build_one(tiny):
@@ -274,12 +276,114 @@ def test_a_damaged_current_file_is_corrupt(tiny, fake_embedder, content):
     assert "CURRENT is damaged" in message(info, tiny)
 
 
+@pytest.mark.parametrize("content", [b"gen-\xff\xfe\n", b"\xff", b"gen-" + b"a" * 10_000, b"gen-ok\x00\n"], ids=["non-utf8", "byte", "huge", "nul"])
+def test_any_malformed_current_file_is_corrupt_never_a_traceback(tiny, fake_embedder, content):
+    sync(tiny, fake_embedder)
+    (tiny.index_dir / store.CURRENT).write_bytes(content)
+    for read in (lambda: store.load(tiny.index_dir, tiny), lambda: store.read_manifest(tiny.index_dir)):
+        with pytest.raises(IndexCorruptError) as info:
+            read()
+        assert "CURRENT is damaged" in message(info, tiny) and "python -m assistant index" in message(info, tiny)
+    assert sync(tiny, fake_embedder).rebuilt  # and `index` repairs it
+
+
 def test_sync_repairs_an_index_whose_current_names_a_missing_generation(tiny, fake_embedder):
     sync(tiny, fake_embedder)
     (tiny.index_dir / store.CURRENT).write_text("gen-gone\n")
     report = sync(tiny, fake_embedder)
     assert report.rebuilt
     assert store.load(tiny.index_dir, tiny).generation == report.generation
+
+
+# ------------------------------------------------------------------------------------------- the manifest itself
+
+
+def rewrite_manifest(settings, change) -> None:
+    path = live(settings) / store.MANIFEST
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(change(manifest)))
+
+
+def both_refuse(settings) -> str:
+    """`load` (ask) and `read_manifest` (list) both refuse the index, with the same one-line message."""
+    with pytest.raises(IndexCorruptError) as loading:
+        store.load(settings.index_dir, settings)
+    with pytest.raises(IndexCorruptError) as listing:
+        store.read_manifest(settings.index_dir)
+    assert str(loading.value) == str(listing.value)
+    text = str(loading.value)
+    assert "\n" not in text and "damaged" in text and "python -m assistant index" in text
+    return text
+
+
+def test_a_manifest_whose_checksums_were_renamed_away_is_damaged_and_altered_text_is_never_loaded(tiny, fake_embedder):
+    sync(tiny, fake_embedder)
+    passages = live(tiny) / store.PASSAGES
+    passages.write_text(passages.read_text().replace("Sourdough bread", "Pay us in bitcoin"))
+
+    def rename(manifest):
+        manifest["files_"] = manifest.pop("files")
+        return manifest
+
+    rewrite_manifest(tiny, rename)
+    assert "no 'files'" in both_refuse(tiny)
+    sync(tiny, fake_embedder)  # `index` repairs it
+    assert all("bitcoin" not in p.text for p in store.load(tiny.index_dir, tiny).passages)
+
+
+@pytest.mark.parametrize("left_out", [store.PASSAGES, store.DENSE, "keyword/"], ids=["passages", "dense", "keyword"])
+def test_a_manifest_that_leaves_a_file_out_of_its_checksums_is_damaged(tiny, fake_embedder, left_out):
+    sync(tiny, fake_embedder)
+    rewrite_manifest(tiny, lambda m: dict(m, files={k: v for k, v in m["files"].items() if not k.startswith(left_out)}))
+    assert left_out.rstrip("/") in both_refuse(tiny)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: dict(m, count=m["count"] + 1),
+        lambda m: dict(m, count=m["count"] + 1, documents={**m["documents"], "baking.txt": {**m["documents"]["baking.txt"], "passages": m["documents"]["baking.txt"]["passages"] + 1}}),
+        lambda m: dict(m, count=m["count"] + 1, documents={**m["documents"], "ghost.md": {**m["documents"]["baking.txt"], "passages": 1}}),
+        lambda m: dict(m, count=m["count"] - m["documents"]["baking.txt"]["passages"], documents={k: v for k, v in m["documents"].items() if k != "baking.txt"}),
+    ],
+    ids=["count", "document-count", "extra-document", "missing-document"],
+)
+def test_edited_counts_in_the_manifest_are_noticed(tiny, fake_embedder, change):
+    sync(tiny, fake_embedder)
+    rewrite_manifest(tiny, change)
+    with pytest.raises(IndexCorruptError) as info:
+        store.load(tiny.index_dir, tiny)
+    assert "python -m assistant index" in message(info, tiny)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: [m],
+        lambda m: "manifest",
+        lambda m: dict(m, documents=[]),
+        lambda m: dict(m, documents=None),
+        lambda m: dict(m, documents={"baking.txt": "x"}),
+        lambda m: dict(m, documents={k: {**v, "extra": 1} for k, v in m["documents"].items()}),
+        lambda m: dict(m, documents={k: {**v, "passages": "3"} for k, v in m["documents"].items()}),
+        lambda m: dict(m, documents={k: {**v, "sha256": 5} for k, v in m["documents"].items()}),
+        lambda m: dict(m, dim="64"),
+        lambda m: dict(m, count=None),
+        lambda m: dict(m, files=[]),
+        lambda m: dict(m, files={**m["files"], "../../../etc/passwd": "0" * 64}),
+        lambda m: dict(m, files={**m["files"], store.PASSAGES: None}),
+        lambda m: dict(m, chunking="250"),
+        lambda m: dict(m, dense={"type": "hnsw"}),
+        lambda m: dict(m, money_figures="yes"),
+        lambda m: {k: v for k, v in m.items() if k != "documents"},
+    ],
+    ids=lambda _: "shape",
+)
+def test_a_manifest_of_the_wrong_shape_is_one_clear_error_never_a_traceback(tiny, fake_embedder, change):
+    sync(tiny, fake_embedder)
+    rewrite_manifest(tiny, change)
+    both_refuse(tiny)
+    assert sync(tiny, fake_embedder).rebuilt  # `index` repairs it
 
 
 # ------------------------------------------------------------------------------------------- the cache
@@ -543,8 +647,9 @@ def test_a_full_disk_during_a_build_fails_cleanly_with_the_old_index_intact(tmp_
         (settings.corpus_dir / name).write_text(text)
     sync(settings, fake_embedder)
     before = store.load(settings.index_dir, settings)
-    big = " ".join(f"Sentence {i} about feature {i % 97} and pipeline {i % 13}." for i in range(60_000))
-    (settings.corpus_dir / "big.txt").write_text(big)
+    for part in range(4):  # four documents: one of 60,000 sentences would be over the passage limit
+        big = " ".join(f"Sentence {i} about feature {i % 97} and pipeline {i % 13}." for i in range(part * 15_000, (part + 1) * 15_000))
+        (settings.corpus_dir / f"big-{part}.txt").write_text(big)
     if small_disk is None:  # no tmpfs here: inject the error the disk would give
         import faiss
 

@@ -443,6 +443,56 @@ def test_the_key_can_come_from_streamlit_secrets(tmp_path):
     assert resolve_api_key(Settings(), [tmp_path / "missing.toml"]) == ""
 
 
+@pytest.mark.parametrize(
+    "echo",
+    [
+        SECRET,
+        SECRET.upper(),
+        "sk-test-7c0ffee-***",  # masked end
+        "sk-test-************show",  # masked middle, OpenAI style
+        "sk-t…show",
+        "sk-tes...-not-show",
+        "7c0ffee-do-not",  # a long run of it
+        "key=" + SECRET[3:].upper() + ";",
+    ],
+)
+def test_a_key_the_server_echoes_in_any_form_never_reaches_the_note(echo):
+    from assistant.llm import redact
+
+    message = f"Incorrect API key provided: {echo}. You can find your key at https://example.test/keys."
+    shown = redact(message, SECRET)
+    assert "***" in shown and "example.test/keys" in shown
+    for run in (SECRET[i : i + 8].lower() for i in range(len(SECRET) - 7)):
+        assert run not in shown.lower()
+    assert "show" not in shown and "7c0ffee" not in shown.lower()
+
+
+def test_redaction_leaves_ordinary_words_alone():
+    from assistant.llm import redact
+
+    text = "Rate limit exceeded for model smollm2: try again in 20 s (request id 0123456789abcdef)."
+    assert redact(text, SECRET) == text
+    assert redact(text, "") == text
+
+
+def test_an_http_error_note_never_shows_the_key_however_the_server_writes_it(tmp_path):
+    openai = pytest.importorskip("openai")
+    httpx = pytest.importorskip("httpx2")
+
+    from assistant.config import Settings
+    from assistant.llm import _reason, resolve_api_key
+
+    response = httpx.Response(401, request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions"))
+    for echo in (SECRET.upper(), "sk-test-****-not-show", SECRET[:20]):
+        error = openai.APIStatusError("unauthorized", response=response, body={"error": {"message": f"Incorrect API key provided: {echo}"}})
+        note = _reason(error, Settings(llm_api_key=SECRET))
+        assert note.startswith("HTTP 401: Incorrect API key provided: ***"), note
+        assert "7c0ffee" not in note.lower() and "show" not in note
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'ASSISTANT_LLM_API_KEY = "{SECRET}"\n', encoding="utf-8")
+    assert resolve_api_key(Settings(), [secrets]) == SECRET
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 
 
