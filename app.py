@@ -105,6 +105,8 @@ def current_role(settings: Settings) -> Role:
     email = ""
     if configured and st.user.get("is_logged_in"):
         email = str(st.user.get("email") or "")
+        if st.user.get("email_verified") is False:  # the provider has not checked the address: never trust it
+            return Role(False, True, "", "Your sign-in provider has not verified your e-mail address, so you are a reader here.")
     headers = dict(st.context.headers or {})
     client = st.context.ip_address
     client = client if isinstance(client, str) else None  # None when unknown (a test harness has no socket)
@@ -432,7 +434,8 @@ def account(who: Role) -> None:
 
 
 def sidebar(bot: Assistant, who: Role):
-    """Draw the sidebar; returns the slot for the download button (see `download_button`). The editing
+    """Draw the sidebar; returns the slots filled at the end of the run, once its question is answered and
+    saved: the download button, the share link and a signed-in person's chats. The editing
     controls (upload, remove) and the reports exist only for a maintainer."""
     ss = st.session_state
     with st.sidebar:
@@ -451,8 +454,7 @@ def sidebar(bot: Assistant, who: Role):
         left.button("New chat", key="new_chat", icon=":material/add_comment:", on_click=_new_chat, use_container_width=True)
         download = right.empty()  # filled in at the end of the run, when this run's answer is in the history
         share = st.empty()  # likewise: the link exists once this run's question is saved
-        if who.signed_in:
-            past_chats(bot, who)
+        chats = st.container() if who.signed_in else None  # likewise: this run's question may start a chat
 
         st.subheader("Documents")
         for kind, text in ss.notices:
@@ -486,11 +488,13 @@ def sidebar(bot: Assistant, who: Role):
                 f"{mode_line}  \n"
                 f"Embedding model: `{stats['model']}` ({stats['dim']} dimensions), offline.  \n"
                 f"Answer mode: `{bot.settings.answer_mode}`.  \n"
-                f"What is kept: the questions the assistant could not answer and your thumbs up/down (with the "
-                f"question and answer), for the maintainer to improve the notes; nothing about who asked.  \n"
+                f"What is kept: this chat (so that its address brings it back), the questions the assistant could "
+                f"not answer and your thumbs up/down (with the question and answer), each for "
+                f"{bot.settings.retention_days or 'an unlimited number of'} days after last use; of who asked, only "
+                f"a signed-in person's e-mail address, on their own chats.  \n"
                 f"{escape_markdown(who.why)}"
             )
-    return download, share
+    return download, share, chats
 
 
 def share_link(slot) -> None:
@@ -717,12 +721,19 @@ def main() -> None:
         st.error("The assistant cannot start because of an unexpected problem; the details are in the server log.")
         st.stop()
     who = current_role(bot.settings)
-    if bot.settings.require_sign_in and sign_in_configured() and not who.signed_in:
+    if bot.settings.require_sign_in and not sign_in_configured():  # never open to everyone by a missing file
+        st.error(
+            "Sign-in is required (ASSISTANT_REQUIRE_SIGN_IN) but not configured: add an [auth] section to "
+            ".streamlit/secrets.toml (docs/deploy.md, \"Sign-in\").",
+            icon=":material/lock:",
+        )
+        st.stop()
+    if bot.settings.require_sign_in and not who.signed_in:
         sign_in_page(who)
         return
     ss.owner = owner_of(who)
     follow_address(bot)
-    download, share = sidebar(bot, who)
+    download, share, chats = sidebar(bot, who)
 
     # The chat box is pinned to the bottom wherever it is called; reading it first lets the page skip the
     # intro in the very run that answers, so nothing above the answer moves.
@@ -753,6 +764,9 @@ def main() -> None:
             respond(bot, question, standalone)
     download_button(download)
     share_link(share)
+    if chats is not None:
+        with chats:
+            past_chats(bot, who)
 
 
 main()

@@ -378,6 +378,15 @@ class Assistant:
         return feedback_summary(settings or Settings.from_env(), recent)
 
     @staticmethod
+    def purge(settings: Settings | None = None, older_than_days: int | None = None, everything: bool = False):
+        """Delete kept conversations, feedback and gaps untouched for more than `older_than_days` (default
+        `Settings.retention_days`; 0 keeps them), or all of them with `everything`. Returns a `Purged` count."""
+        from .state import open_store
+
+        store = open_store(settings or Settings.from_env())
+        return store.purge_all() if everything else store.purge(older_than_days)
+
+    @staticmethod
     def list_documents(settings: Settings | None = None) -> tuple[list[dict], str]:
         """(one row per indexed document: doc, title, passages, indexed_at; the model) from the manifest."""
         settings = settings or Settings.from_env()

@@ -1,4 +1,4 @@
-"""The command line: `python -m assistant index|add|remove|list|ask|eval|gaps`.
+"""The command line: `python -m assistant index|add|remove|list|ask|eval|gaps|feedback|purge`.
 
 This is the only module that prints. Library errors (`AssistantError`) become a one-line `error: ...`
 on stderr and an exit code (2 for bad input, 1 otherwise) in one place, `main`; a traceback means a bug.
@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from .errors import AssistantError
+from .errors import AssistantError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--split", choices=["all", "tune", "test"], default="all", help="which half of the set")
     s.add_argument("--mode", choices=["extractive", "llm"], default=None, help="answers to measure (default: ASSISTANT_ANSWER_MODE)")
     s.add_argument("--limit", type=int, default=None, metavar="N", help="with --mode llm: only the first N questions")
+    s.add_argument("--gaps", action="store_true", help="ask the logged unanswered questions again: how many are answered now")
 
     s = sub.add_parser("gaps", help="questions the assistant could not answer, grouped, most asked first")
     s.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("feedback", help="thumbs up and down so far, and the latest answers marked not helpful")
+    s.add_argument("--recent", type=int, default=5, metavar="N", help="how many not-helpful answers to show (default: 5)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("purge", help="delete kept conversations, feedback and gaps past the retention period")
+    group = s.add_mutually_exclusive_group()
+    group.add_argument("--older-than", type=int, default=None, metavar="DAYS", help="past DAYS days instead (default: ASSISTANT_RETENTION_DAYS)")
+    group.add_argument("--all", action="store_true", help="delete all of them, whatever their age")
     return p
 
 
@@ -175,7 +185,6 @@ def cmd_list(args) -> int:
 
 def cmd_ask(args) -> int:
     from .api import Assistant, clean_question
-    from .errors import InputError
 
     if not args.question.strip():
         raise InputError("the question is empty; usage: python -m assistant ask \"What skills do I need?\"")
@@ -187,18 +196,18 @@ def cmd_ask(args) -> int:
         stream = bot.stream(args.question, k=args.k)
         shown = []
         for token in stream:  # the model's words as they arrive, then the checked answer if it differs
-            print(token, end="", flush=True)
+            print(_printable(token), end="", flush=True)
             shown.append(token)
         answer = stream.answer
         shown_text = "".join(shown).strip()
         if not shown_text:
-            print(answer.text)
+            print(_printable(answer.text))
         elif shown_text == answer.text.strip():
             print()
         else:
-            print(f"\n\n{'Checked answer' if stream.generated else 'Answer'}:\n{answer.text}")
+            print(f"\n\n{'Checked answer' if stream.generated else 'Answer'}:\n{_printable(answer.text)}")
         if answer.note:
-            print(f"\nNote: {answer.note}")
+            print(f"\nNote: {_printable(answer.note)}")
     else:
         answer = bot.ask(args.question, k=args.k)
         if args.json:
@@ -207,15 +216,15 @@ def cmd_ask(args) -> int:
                 data["note"] = answer.note
             print(json.dumps(data, ensure_ascii=False, indent=1))
             return 0
-        print(answer.text)
+        print(_printable(answer.text))  # quoted document text: no control characters reach the terminal
         if answer.note:
-            print(f"\nNote: {answer.note}")
+            print(f"\nNote: {_printable(answer.note)}")
     if answer.followup:
         print(f"\n(Read as a follow-up to “{_printable(answer.followup)}”.)")
     if answer.suggestions:
         print("\nThe sources do answer questions like these:")
         for hint in answer.suggestions:
-            print(f"  - {hint}")
+            print(f"  - {_printable(hint)}")
     if answer.sources:
         print("\nSources:")
         for n, s in enumerate(answer.sources, start=1):
@@ -237,7 +246,8 @@ def cmd_eval(args) -> int:
     default = Path("tests/data/conversations.jsonl")
     if args.conversations is None and args.questions == "tests/data/questions.jsonl" and default.is_file():
         args.conversations = str(default)
-    return run_eval(args, _settings())
+    print(_printable(run_eval(args, _settings())))  # logged questions are people's typing
+    return 0
 
 
 def cmd_gaps(args) -> int:
@@ -266,6 +276,46 @@ def cmd_gaps(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from .api import Assistant
+
+    if args.recent < 0:
+        raise InputError("--recent must be 0 or more")
+    report = Assistant.feedback_report(_settings(), recent=args.recent)
+    if args.json:
+        print(json.dumps(report, indent=1, ensure_ascii=False))
+        return 0
+    helpful, not_helpful = report["helpful"], report["not_helpful"]
+    if not helpful and not not_helpful:
+        print("No feedback given yet.")
+        return 0
+    print(f"Helpful: {helpful}   Not helpful: {not_helpful}")
+    for r in report["recent_not_helpful"]:
+        print(f"\n{r['time']}  {_printable(r['question'])}")
+        print("  " + _printable(" ".join(r["answer"].split())[:300]))
+    if not_helpful:
+        print("\nThumbs-down questions are also listed by `python -m assistant gaps`.")
+    return 0
+
+
+def cmd_purge(args) -> int:
+    from .api import Assistant
+
+    settings = _settings()
+    days = settings.retention_days if args.older_than is None else args.older_than
+    if not args.all and days == 0:
+        why = "--older-than 0 means keep forever" if args.older_than == 0 else "the retention period is 0 (keep forever)"
+        print(f"Nothing deleted: {why}. Use --older-than DAYS (1 or more) or --all.")
+        return 0
+    purged = Assistant.purge(settings, older_than_days=days, everything=args.all)
+    what = "everything kept" if args.all else f"what was untouched for more than {days} days"
+    print(
+        f"Deleted {what}: {purged.conversations} conversations ({purged.turns} turns), "
+        f"{purged.feedback} feedback records, {purged.gaps} unanswered questions."
+    )
+    return 0
+
+
 COMMANDS = {
     "index": cmd_index,
     "add": cmd_add,
@@ -274,6 +324,8 @@ COMMANDS = {
     "ask": cmd_ask,
     "eval": cmd_eval,
     "gaps": cmd_gaps,
+    "feedback": cmd_feedback,
+    "purge": cmd_purge,
 }
 
 

@@ -377,24 +377,26 @@ def format_llm_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_eval(args, settings: Settings) -> int:
-    """The CLI command: prints a table (or JSON) and optionally saves the threshold plot."""
+def run_eval(args, settings: Settings) -> str:
+    """The CLI command's report: a table (or JSON); the threshold plot is saved when asked for. The CLI
+    prints it."""
     from .api import Assistant
 
+    if getattr(args, "gaps", False):
+        report = recheck_gaps(Assistant.load(settings=settings), settings)
+        return json.dumps(report, indent=1, ensure_ascii=False) if args.json else format_gaps(report)
     cases = load_cases(Path(args.questions), args.split)
     if (getattr(args, "mode", None) or settings.answer_mode) == "llm":
         if not settings.llm_base_url or not settings.llm_model:
             raise InputError("eval --mode llm needs ASSISTANT_LLM_BASE_URL and ASSISTANT_LLM_MODEL")
         bot = Assistant.load(settings=settings.replace(answer_mode="llm"))
         report = evaluate_llm(bot, cases[: getattr(args, "limit", None)])
-        print(json.dumps(report, indent=1) if args.json else format_llm_table(report))
-        return 0
+        return json.dumps(report, indent=1) if args.json else format_llm_table(report)
     bot = Assistant.load(settings=settings)
     kind = set_kind(cases)
     if kind != "questions":
         report = evaluate_special(bot, cases, kind)
-        print(json.dumps(report, indent=1) if args.json else format_special(report))
-        return 0
+        return json.dumps(report, indent=1) if args.json else format_special(report)
     report = evaluate(bot, cases)
     if args.plot:
         plot(report, Path(args.plot))
@@ -402,7 +404,38 @@ def run_eval(args, settings: Settings) -> int:
     if conversations:
         report["conversations"] = evaluate_special(bot, load_cases(Path(conversations)), "conversations")
     if args.json:
-        print(json.dumps(report, indent=1))
-    else:
-        print(format_table(report) + ("\n\n" + format_special(report["conversations"]) if conversations else ""))
-    return 0
+        return json.dumps(report, indent=1)
+    return format_table(report) + ("\n\n" + format_special(report["conversations"]) if conversations else "")
+
+
+def recheck_gaps(bot, settings: Settings) -> dict:
+    """Ask every distinct logged gap again, each in a fresh chat: how many the corpus now answers. Run it after
+    editing the notes to see which of the questions people could not get answered now are."""
+    from .logs import gaps
+
+    seen: dict[str, str] = {}
+    for record in gaps(settings):
+        key = " ".join(record["question"].lower().split())
+        if key and key not in seen:
+            seen[key] = record["question"]
+    rows = []
+    for question in seen.values():
+        answer = bot.ask(question, log_gaps=False)
+        first = answer.sources[0] if answer.sources and not answer.abstained else None
+        rows.append({
+            "question": question,
+            "answered": not answer.abstained,
+            "reason": answer.reason if answer.abstained else "",
+            "source": f"{first.doc} › {first.heading}" if first else "",
+        })  # fmt: skip
+    return {"asked": len(rows), "answered": sum(r["answered"] for r in rows), "questions": rows}
+
+
+def format_gaps(report: dict) -> str:
+    if not report["asked"]:
+        return "No unanswered questions logged yet."
+    lines = [f"{report['answered']} of {report['asked']} logged unanswered questions are answered now."]
+    for r in report["questions"]:
+        where = r["source"] if r["answered"] else f"still refused ({r['reason']})"
+        lines.append(f"  {'✓' if r['answered'] else '·'} {r['question']}  — {where}")
+    return "\n".join(lines)

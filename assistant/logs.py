@@ -3,8 +3,8 @@ that recur in refused questions.
 
 They live in the state store (assistant/state.py): SQLite in `Settings.state_dir` (default `.assistant/`) or
 the PostgreSQL database of `ASSISTANT_DATABASE_URL`, outside `corpus/` and `index/`, so a rebuild never loses
-them and they never become corpus text. They are anonymous: question text and time (and for feedback, the
-answer and source ids), nothing about who asked. Old JSON-lines logs found in the state folder are imported
+them and they never become corpus text. A gap or feedback record holds the question text and time (and for
+feedback, the answer and source ids), nothing about who asked. Old JSON-lines logs found in the state folder are imported
 once when the store first opens.
 
 Every function takes `where`: a state folder (the database is then the one `ASSISTANT_DATABASE_URL` names, or

@@ -136,13 +136,19 @@ def family_measures(rows: Sequence[tuple[object, Answer]]) -> dict:
     }
 
 
+def answered_alike(variant, twin) -> bool:
+    """Both answered, from the same first passage (compared by id: a source's score is its similarity to each
+    wording, so it differs between the two)."""
+    return not variant.abstained and not twin.abstained and variant.sources[0].id == twin.sources[0].id
+
+
 def variant_measures(rows: Sequence[tuple[object, Answer, Answer]]) -> dict:
     """Over (case, variant's answer, twin's answer): variants answered like their twin (both answered, same
     first source), and refusals of either."""
     kinds: dict[str, list[bool]] = {}
     refused = twin_refused = 0
     for case, variant, twin in rows:
-        like = not variant.abstained and not twin.abstained and variant.sources[:1] == twin.sources[:1]
+        like = answered_alike(variant, twin)
         kinds.setdefault(case.kind, []).append(like)
         refused += variant.abstained
         twin_refused += twin.abstained
@@ -153,5 +159,5 @@ def variant_measures(rows: Sequence[tuple[object, Answer, Answer]]) -> dict:
         "variant_refusals": refused,
         "twin_refusals": twin_refused,
         "by_kind": {k: {"n": len(v), "like_twin": ratio(sum(v), len(v))} for k, v in sorted(kinds.items())},
-        "misses": [case.id for (case, variant, twin) in rows if variant.abstained or twin.abstained or variant.sources[:1] != twin.sources[:1]],
+        "misses": [case.id for (case, variant, twin) in rows if not answered_alike(variant, twin)],
     }

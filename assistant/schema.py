@@ -254,7 +254,7 @@ def import_logs(db: Database, folder: Path, limits: Limits) -> None:
     """Import `gaps.jsonl` and `feedback.jsonl` from `folder` (the state folder) once: bad lines are skipped,
     the rest kept with their times, cut and cleaned as the store does (`limits`); each file is recorded in
     `imports` by its absolute path, so that nothing at that path is imported again, whoever opens the store
-    (the logs' transitional copies are written there), and renamed `*.imported`."""
+    (a file written there again later is not counted twice), and renamed `*.imported`."""
     files = [folder / name for name in (GAPS_FILE, FEEDBACK_FILE) if (folder / name).is_file()]
     if not files:
         return

@@ -573,3 +573,13 @@ def test_a_chosen_thumb_says_which_it_was(app_env):
     at = ask(new_app(), "What is MLOps?")
     at.feedback[0].set_value(0).run()
     assert any(c.value == "Thanks, noted: not helpful." for c in at.caption)
+
+
+def test_sign_in_required_but_not_configured_shows_why_and_nothing_else(app_env, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_REQUIRE_SIGN_IN", "1")
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = new_app()
+    assert at.error and "Sign-in is required (ASSISTANT_REQUIRE_SIGN_IN) but not configured" in at.error[0].value
+    assert not at.chat_input and not at.get("file_uploader")  # never open to everyone by a missing file

@@ -181,3 +181,68 @@ def test_index_with_a_missing_corpus_folder_fails_and_leaves_the_index_alone(tmp
     assert (index / "CURRENT").read_text() == before
     listed = run("list", "--json", env_extra={"ASSISTANT_INDEX_DIR": str(index)})
     assert len(json.loads(listed.stdout)) == len(json.loads(run("list", "--json", env_extra={"ASSISTANT_INDEX_DIR": str(real_settings.index_dir)}).stdout))
+
+
+@pytest.fixture
+def own_state(env, tmp_path):
+    """The shared corpus and index with a state folder of this test's own."""
+    return {**env, "ASSISTANT_STATE_DIR": str(tmp_path / "state")}
+
+
+def test_feedback_reports_the_counts_and_the_latest_answers_marked_not_helpful(own_state, tmp_path):
+    from assistant import logs
+    from assistant.config import Settings
+
+    settings = Settings(state_dir=tmp_path / "state")
+    logs.append_feedback(settings, "What is MLOps?", "MLOps is the practice [1].", ["a"], 1)
+    logs.append_feedback(settings, "How long does it take?", "A passage about maths [1].", ["b"], 0)
+    result = run("feedback", env_extra=own_state)
+    assert result.returncode == 0, result.stderr
+    assert "Helpful: 1   Not helpful: 1" in result.stdout
+    assert "How long does it take?" in result.stdout and "A passage about maths" in result.stdout
+    data = json.loads(run("feedback", "--json", "--recent", "0", env_extra=own_state).stdout)
+    assert (data["helpful"], data["not_helpful"], data["recent_not_helpful"]) == (1, 1, [])
+
+
+def test_feedback_with_nothing_logged_says_so_and_creates_nothing(own_state, tmp_path):
+    result = run("feedback", env_extra=own_state)
+    assert result.returncode == 0 and "No feedback given yet." in result.stdout
+    assert run("feedback", "--recent", "-1", env_extra=own_state).returncode != 0
+
+
+def test_purge_deletes_what_is_past_retention_and_all_deletes_everything(own_state, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from assistant import logs
+    from assistant.config import Settings
+    from assistant.state import StateStore
+
+    old = datetime.now(UTC) - timedelta(days=10)  # within the default 90 days, so opening the store keeps it
+    with StateStore(Settings(state_dir=tmp_path / "state"), clock=lambda: old) as store:
+        store.log_gap("an old unanswered question")
+        store.create_conversation()
+    logs.append_gap(Settings(state_dir=tmp_path / "state"), "a new unanswered question")
+    result = run("purge", env_extra=own_state)  # the default retention, 90 days: nothing is that old
+    assert result.returncode == 0 and "more than 90 days: 0 conversations" in result.stdout, result.stderr
+    result = run("purge", "--older-than", "5", env_extra=own_state)
+    assert result.returncode == 0, result.stderr
+    assert "more than 5 days: 1 conversations (0 turns), 0 feedback records, 1 unanswered questions" in result.stdout
+    assert [g["question"] for g in logs.gaps(tmp_path / "state")] == ["a new unanswered question"]
+    assert "Nothing deleted" in run("purge", env_extra={**own_state, "ASSISTANT_RETENTION_DAYS": "0"}).stdout
+    result = run("purge", "--all", env_extra=own_state)
+    assert result.returncode == 0 and "everything kept" in result.stdout and "1 unanswered questions" in result.stdout
+    assert logs.gaps(tmp_path / "state") == []
+    assert run("purge", "--older-than", "-3", env_extra=own_state).returncode != 0
+
+
+def test_eval_gaps_asks_the_logged_questions_again_and_logs_nothing_new(own_state, tmp_path):
+    from assistant import logs
+
+    logs.append_gap(tmp_path / "state", "What is MLOps?")  # answered by the corpus now
+    logs.append_gap(tmp_path / "state", "How long should I boil an egg?")
+    logs.append_gap(tmp_path / "state", "how long should I boil an egg?")  # the same question once
+    result = run("eval", "--gaps", env_extra=own_state)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1 of 2 logged unanswered questions are answered now.")
+    assert "✓ What is MLOps?" in result.stdout and "still refused (off_subject)" in result.stdout
+    assert len(logs.gaps(tmp_path / "state")) == 3

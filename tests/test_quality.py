@@ -63,3 +63,14 @@ def test_families_and_variants():
     assert fam["near_domain_abstention"] == 1.0 and fam["off_topic_abstention"] == 0.0 and fam["answered"] == ["b"]
     var = variant_measures([(case(id="v", kind="abbreviation", twin="t"), no, no), (case(id="w", kind="all_caps", twin="t"), yes, no)])
     assert var["like_twin"] == 0.5 and var["variant_refusals"] == 1 and var["misses"] == ["w"]
+
+
+def test_a_variant_citing_the_same_first_passage_with_another_score_is_like_its_twin():
+    from dataclasses import replace
+
+    twin = Answer("q", "x [1].", (src(1, "h"),), False)
+    variant = Answer("q", "x [1].", (replace(src(1, "h"), score=0.41),), False)  # its own wording's similarity
+    other = Answer("q", "y [1].", (src(2, "other"),), False)
+    rows = [(case(id="v", kind="abbreviation", twin="t"), variant, twin), (case(id="w", kind="clipped", twin="t"), other, twin)]
+    var = variant_measures(rows)
+    assert var["like_twin"] == 0.5 and var["misses"] == ["w"]
