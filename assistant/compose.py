@@ -44,6 +44,11 @@ RANK_WEIGHT = 0.2
 #: ("When do I use HAVING instead of WHERE?" in the section on joins and aggregations).
 NARROW_MATCH = 0.5
 NARROW_GAP = 0.15
+#: Whatever the heading's match, an opening this much further from the question than the section's best
+#: sentence answers another question than the one asked ("can R squared be negative?" quoted the opening
+#: of the section on choosing a regression metric). Chosen on the reader-graded dev sets: of 160 answers, 8 openings
+#: lay this far off, 5 of them graded off-topic by the reader.
+NARROW_GAP_ANY = 0.28
 #: Sentences of the section within this much of its best sentence's cosine are quoted too, in the
 #: section's order, up to about MAX_WORDS words.
 CLOSE = 0.2
@@ -159,7 +164,8 @@ def direct_answer(section: Section, kind: str, parts: int = 0) -> list[Unit]:
     units = list(section.units)
     best = section.best
     opening = units[0]
-    narrow = section.match < NARROW_MATCH and best.cosine - opening.cosine >= NARROW_GAP
+    gap = best.cosine - opening.cosine
+    narrow = (section.match < NARROW_MATCH and gap >= NARROW_GAP) or gap >= NARROW_GAP_ANY
     chosen = [best] if narrow or opening is best else [opening, best]
     for i in range(parts):
         closest = max(units, key=lambda u: (u.parts[i], -u.position))
@@ -187,9 +193,15 @@ def direct_answer(section: Section, kind: str, parts: int = 0) -> list[Unit]:
             if lead is not None and lead not in chosen:
                 chosen.append(lead)
             chosen += [i for i in items[:MAX_ITEMS] if i not in chosen]
-    # A lead-in whose list was not quoted announces nothing: drop it.
+    # A lead-in whose list was not quoted announces nothing: drop it. Nor is one needed when a sentence of
+    # the answer already comes before its list: "What to learn:" or "Each layer catches a different kind of
+    # problem:" between that sentence and the items reads to a reader as a sentence that says nothing.
     quoted_items = {u.position for u in chosen if u.is_item}
-    chosen = [u for u in chosen if not (u.lead_in and not any(p > u.position for p in quoted_items))]
+    said = [c.position for c in chosen if not c.is_item and not c.lead_in]
+    chosen = [
+        u for u in chosen
+        if not (u.lead_in and (not any(p > u.position for p in quoted_items) or any(p < u.position for p in said)))
+    ]  # fmt: skip
     return sorted(chosen or [best], key=lambda u: u.position)
 
 

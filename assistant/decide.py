@@ -143,12 +143,31 @@ class Judge:
             return Decision(Reason.OFF_SUBJECT, "The sources give career advice, not legal, visa, contract or tax advice.")
         if not retrieval.sources or retrieval.relevance < s.threshold:
             return Decision(Reason.OFF_SUBJECT, "Nothing in the sources is close enough to this question to answer it.")
+        # A named certificate, exam or course the sources never mention, when the question turns on it (it
+        # moves without it, as `missing_terms` weighs words): what it costs or covers is not theirs to say,
+        # however long the question ("Is the TensorFlow Developer Certificate still offered?"); a programme
+        # named in passing in a long message about choosing a bootcamp is not what it asks.
+        spans = [(n, typed) for n, typed in requests.credential_spans(question) if reading.cased and not self.mentioned(n)]
+        if spans:
+            cosines = similarity_without(self.embedder, text, retrieval.vector, [t for _, t in spans])
+            unnamed = [n for (n, _), c in zip(spans, cosines) if c < s.unknown_word_hinge]
+            if unnamed:
+                return Decision(Reason.NOT_MENTIONED, f"The sources never mention {_quoted(unnamed)}.", tuple(unnamed))
         missing, absent_everywhere = self.missing_terms(reading, retrieval)
         if missing:
             if absent_everywhere:
                 return Decision(Reason.NOT_MENTIONED, f"The sources never mention {_quoted(missing)}.", tuple(missing))
             return Decision(Reason.NOT_MENTIONED, f"None of the passages closest to this question mentions {_quoted(missing)}.", tuple(missing))
         return ANSWER
+
+    def known_plural(self, word: str) -> bool:
+        """Whether `word` is the plural of a word the corpus or the vocabulary knows ("CSVs", "PRs")."""
+        return word.endswith("s") and len(word) > 3 and (self.keywords.knows(word[:-1]) or self.vocabulary.knows(word[:-1]))
+
+    def mentioned(self, name: str) -> bool:
+        """Whether any passage of the corpus mentions `name` (case-insensitive, as a phrase)."""
+        low = " ".join(name.lower().split())
+        return any(low in " ".join(p.text.lower().split()) for p in self.passages)
 
     def missing_terms(self, reading: Reading, retrieval: Retrieval) -> tuple[list[str], bool]:
         """The names and words a short question turns on that the sources do not mention, and whether the
@@ -171,13 +190,14 @@ class Judge:
         unknown = [
             w for w in content
             if len(w) >= 3 and w not in explained and not keywords.knows(w) and not keywords.starts_word(w) and not vocabulary.knows(w)
+            and not self.known_plural(w)
         ]
         top = " ".join(source.text for source in retrieval.sources[:NAME_SOURCES]).lower()
         typed = capitalised(reading.question) if reading.cased else []
         proper = [w for w in content if keywords.knows(w) and self.proper_noun(w)]  # "google" however it was typed
         strong = [
             n for n in dict.fromkeys(typed + proper)
-            if not _mentions(top, n) and not vocabulary.knows(n) and n.lower() not in explained
+            if not _mentions(top, n) and not vocabulary.knows(n) and n.lower() not in explained and not self.known_plural(n.lower())
             and (not keywords.knows(n.lower()) or self.proper_noun(n.lower()))
         ]
         # Tokens with digits ("p95", "2gb", "13k") are figures or versions, not names; a name beside them

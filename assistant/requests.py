@@ -34,16 +34,20 @@ def asks_for_writing(question: str) -> bool:
 
 
 _MINE = r"\b(my|mine|our)\b"
-_WORK = r"(cv|résumé|resume|github|portfolio|profile|projects?|cover letter|linkedin|code|notebook|repo|repository|application|background|plan|idea|model|kaggle)"
+_WORK = (
+    r"(cv|résumé|resume|github|portfolio|profile|projects?|cover letter|linkedin|code|notebook|repo|repository|application|"
+    r"background|plan|idea|model|kaggle|readme|take-home|solution|assignment|summary|thesis|answer)"
+)
 _JUDGE = re.compile(
     r"\b(review|critique|rate|assess|evaluate|judge|roast|grade|proofread)\b[^.?!]{0,30}" + _MINE
+    + r"|\b(can|could|would|will)\s+you\s+(please\s+)?(check|read|look over)\b[^.?!]{0,30}" + _MINE
     + r"|\b(look|go)\s+(at|over|through)\b[^.?!]{0,30}" + _MINE
     + r"|\b(feedback|thoughts|opinion)\s+on\b[^.?!]{0,30}" + _MINE
     + r"|\b(what are|what're|how are|how good are)\s+my\s+(chances|odds|prospects)\b"
     + r"|\bdo i (have|stand) (a|any) (real )?chance\b"
     + r"|\b(my|mine|this)\s+" + _WORK + r"\b[^?!]{0,160}\b(good enough|any good|strong enough|competitive enough|"
     r"is (it|that|this) (good|ok|okay|enough|strong|competitive|fine)|does (it|this|that) work|what do you think|how does (it|this) (look|sound))\b"
-    + r"|\b(here'?s|here is|this is|below is|attached is)\s+(the\s+\w+\s+of\s+)?my\s+" + _WORK + r"\b",
+    + r"|\b(here'?s|here is|this is|below is|attached is)\s+(the\s+\w+\s+(of|for)\s+)?my\s+(\w+\s+){0,2}" + _WORK + r"\b",
     re.I,
 )
 
@@ -160,6 +164,8 @@ def other_role(question: str, vocabulary: Vocabulary) -> tuple[str, bool]:
     if any(is_our_role(p, vocabulary) for _, _, p in roles) or _PATH.search(question):
         return "", False
     for target in _TARGET.finditer(question):
+        if _OWN_JOB.search(question[: target.end()]):  # "my first job as a data analyst": where they are now
+            continue
         after = [p for start, _, p in roles if 0 <= start - target.end() <= 12]
         if after:
             return after[0], True
@@ -182,13 +188,20 @@ def other_role(question: str, vocabulary: Vocabulary) -> tuple[str, bool]:
 
 #: A role taken on the way to ML is ours to talk about: "Should I become a data analyst first?"
 _PATH = re.compile(
-    r"\b(first|stepping[- ]stones?|on the way|along the way|before (moving|switching|going|getting)|then (move|switch|go)|"
+    r"\b((role|job|position|" + _ROLE_NOUN + r") first|stepping[- ]stones?|on the way|along the way|before (moving|switching|going|getting)|then (move|switch|go)|"
     r"next step|(path|way|route) (in)?to (ml|machine learning|ai)|"
     r"(switch|switching|move|moving|transition|transitioning|get|getting|break|breaking)( over| across)? (in)?to (an? )?(ml|machine learning|ai))\b",
     re.I,
 )
-#: "a cover letter for a teaching job": the field of a job, role or position asked about.
-_JOB = re.compile(r"\b(?:for|as|in|into)\s+an?\s+((?:[a-z-]+\s+){0,1}[a-z-]+)\s+(job|role|position|career)s?\b", re.I)
+#: "a cover letter for a teaching job": the field of a job, role or position asked about ("in a nightly batch
+#: job" is a program that runs, not a job to have).
+_JOB = re.compile(
+    r"\b(?:for|as|into)\s+an?\s+(?!(?:\w+\s+)?(?:batch|cron|nightly|scheduled|training|background|spark|etl|airflow)\b)"
+    r"((?:[a-z-]+\s+){0,1}[a-z-]+)\s+(job|role|position|career)s?\b",
+    re.I,
+)
+#: A job the asker has now ("my first job as", "I work as"), not one they want.
+_OWN_JOB = re.compile(r"\b(my\s+(first|new|current|day|old)?\s*(job|role|position)\s+as|i\s+work\s+as)\s*$", re.I)
 
 
 _LEGAL = re.compile(
@@ -216,7 +229,8 @@ _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 def looks_english(question: str, knows: Callable[[str], bool], close: Callable[[str], bool] | None = None) -> bool:
     """Whether `question` is in English.
 
-    Not when most of its letters are not Latin. Yes when most of its words are English or known to the corpus
+    Not when most of its letters are not Latin, nor when three or more of its words (a quarter of them) are
+    another language's and not English. Yes when most of its words are English or known to the corpus
     (`knows`). Otherwise the words that are not: not English when at least two of them are words of one other
     language (`spelling.other_language`); English when most words are at least close to a known one (`close`:
     "machin lerning enginer skils" is typed in a hurry, not in another language).
@@ -226,8 +240,11 @@ def looks_english(question: str, knows: Callable[[str], bool], close: Callable[[
     (True, False)
     >>> looks_english("机器学习工程师的面试一般有哪些环节？", english)
     False
+    >>> also = {"est", "en", "pour", "maths", "machine", "learning"}.__contains__
+    >>> looks_english("Est-ce que les maths sont vraiment indispensables pour devenir ingénieur en machine learning ?", also)
+    False
     """
-    from .spelling import other_language
+    from .spelling import other_language_hits
 
     letters = [c for c in question if c.isalpha()]
     if not letters:
@@ -239,9 +256,50 @@ def looks_english(question: str, knows: Callable[[str], bool], close: Callable[[
     if len(words) < 4:
         return True
     unknown = [w for w in words if not knows(w)]
+    language, hits = other_language_hits(unknown)
+    # Another language's words are often English ones too ("pour", "est", "vale") or the corpus's ("machine
+    # learning"), so a question can look half English: three or more words of one other language that are
+    # not English, a quarter of all its words, still make it that language.
+    if hits >= 3 and hits / len(words) >= 0.25:
+        return False
     if len(unknown) / len(words) <= 0.5:
         return True
-    if other_language(unknown):
+    if language:
         return False
     near = sum(1 for w in unknown if close is not None and close(w))
     return (len(words) - len(unknown) + near) / len(words) > 0.5
+
+
+#: A named credential or course: two or more capitalised words (a name may hold "of", "for", "in" or "and")
+#: right before the kind of thing it is ("TensorFlow Developer Certificate", "'Fundamentals of Deep Learning'
+#: course", "AWS Machine Learning Specialty exam").
+_CREDENTIAL = re.compile(
+    r"((?:[A-Z][\w+&.-]*|[A-Z]{2,}|of|for|in|and)(?:[\s'’\"]+(?:[A-Z][\w+&.-]*|of|for|in|and))+)['’\"]?\s+"
+    r"((?i:certificates?|certifications?|certs?|exams?|courses?|speciali[sz]ations?|nanodegrees?|bootcamps?|programmes?|programs?))\b"
+)
+
+
+def named_credentials(question: str) -> list[str]:
+    """Names of certificates, exams, courses or programmes in `question` (typed with ordinary capitals).
+
+    >>> named_credentials("Is the TensorFlow Developer Certificate still a thing?")
+    ['TensorFlow Developer Certificate']
+    >>> named_credentials("Is NVIDIA's 'Fundamentals of Deep Learning' course free?")
+    ['Fundamentals of Deep Learning course']
+    >>> named_credentials("Is an AWS certification worth it?"), named_credentials("Are online courses worth it?")
+    ([], [])
+    """
+    return [name for name, _ in credential_spans(question)]
+
+
+def credential_spans(question: str) -> list[tuple[str, str]]:
+    """(name, the text it was typed as) for each named credential (see `named_credentials`)."""
+    out = []
+    for m in _CREDENTIAL.finditer(question):
+        name = re.sub(r"^(?:of|for|in|and)\s+", "", m.group(1).strip(" '’\""))
+        if sum(1 for w in name.split() if w[:1].isupper()) >= 2:
+            typed = question[m.end(1) - len(m.group(1).lstrip()) : m.end()]
+            typed = re.sub(r"^(?:of|for|in|and)\s+", "", typed.lstrip(" '’\""))
+            out.append((" ".join(w.strip("'’\"") for w in name.split()) + " " + m.group(2), typed))
+    return out
+

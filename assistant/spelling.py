@@ -26,6 +26,8 @@ def repair(text: str, keywords: KeywordIndex, keep: frozenset[str] = frozenset()
     ...     def close_word(self, w): return "learning" if w == "lerning" else None
     >>> repair("Machine lerning, jion us; bread stays", K())
     'Machine learning, join us; bread stays'
+    >>> repair("When shuold I retrain becuase of drift?", K())
+    'When should I retrain because of drift?'
     """
     out = []
     for token in re.findall(r"\w+|\W+", text):
@@ -33,7 +35,8 @@ def repair(text: str, keywords: KeywordIndex, keep: frozenset[str] = frozenset()
         if token.isalpha() and len(low) >= 4 and low not in STOPWORDS and token not in keep and not keywords.knows(low):
             match = british(low, keywords.knows)
             if match is None and not is_english(low):
-                match = swapped_letters(low, keywords.vocab) or keywords.close_word(low)
+                # A swapped pair may hide an everyday word the keyword index leaves out ("shuold", "becuase").
+                match = swapped_letters(low, keywords.vocab) or swapped_letters(low, english_words()) or keywords.close_word(low)
                 if match and (other_form(low, match) or abs(len(match) - len(low)) > (1 if len(low) <= 8 else 2)):
                     match = None
             if match:
@@ -150,10 +153,15 @@ def language_words(code: str) -> frozenset[str]:
 
 def other_language(words: list[str]) -> str:
     """The language most of `words` (lower case, not English) belong to, when at least two do, else ""."""
+    return other_language_hits(words)[0]
+
+
+def other_language_hits(words: list[str]) -> tuple[str, int]:
+    """(the language most of `words` belong to, how many do), or ("", 0) when fewer than two do."""
     best, hits = "", 1
     for code, name in OTHER_LANGUAGES.items():
         vocabulary = language_words(code)
         n = sum(1 for w in words if w in vocabulary)
         if n > hits:
             best, hits = name, n
-    return best
+    return (best, hits) if best else ("", 0)

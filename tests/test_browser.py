@@ -97,8 +97,11 @@ def ask(page, question: str):
     messages = page.locator(MESSAGE)
     expect(messages).to_have_count(before + 2)
     reply = messages.nth(before + 1)
-    # An answer ends with its cards and thumbs; an abstention or an error with an alert.
+    # An answer ends with its cards and thumbs; an abstention or an error with an alert. An answer's text is a
+    # placeholder until the Markdown renderer has loaded (after the cards on a fresh page): wait for a citation.
     reply.locator(f'{CARD}, [data-testid="stAlert"]').first.wait_for()
+    if reply.locator(CARD).count():
+        reply.locator("a.cite").first.wait_for()
     settle(page, reply)
     return reply
 

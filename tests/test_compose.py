@@ -51,6 +51,23 @@ def test_the_decisive_sentence_is_never_dropped_for_a_lead_in_that_announces_it(
     assert "- Linear algebra, calculus and probability [1]" in answer.text
 
 
+def test_a_lead_in_is_dropped_when_a_sentence_of_the_answer_comes_before_its_list():
+    text = "Stage 1 covers Python and the core maths. What to learn:\n- Python programming and its tools\n- Linear algebra and calculus"
+    a = src(1, text, "Stage 1: foundations")
+    r = retrieval("What should a beginner learn first?", [(a, cosines(text, [0.7, 0.3, 0.6, 0.5]))], {"id1": 0.8})
+    answer = compose(r.query, r, threshold=0.35)
+    assert answer.text.startswith("Stage 1 covers Python and the core maths [1].")
+    assert "What to learn" not in answer.text and "- Python programming and its tools [1]" in answer.text
+
+
+def test_an_opening_far_from_the_question_is_left_out_even_under_a_close_heading():
+    text = "Choose a regression metric by what errors cost. R squared is negative when a model is worse than the mean."
+    a = src(1, text, "How do I choose a regression metric?")
+    r = retrieval("can R squared be negative?", [(a, cosines(text, [0.3, 0.8]))], {"id1": 0.9})
+    answer = compose(r.query, r, threshold=0.35)
+    assert answer.text == "R squared is negative when a model is worse than the mean [1]."
+
+
 def test_a_lead_in_whose_list_is_not_quoted_is_dropped():
     text = "Regularisation keeps models simple. Common methods are:\n- L1\n- L2 penalties on the weights"
     a = src(1, text, "What is regularisation?")

@@ -21,6 +21,8 @@ from assistant.decide import HEADLINES, Reason
         ("Do ML engineers at Netflix get unlimited vacation?", Reason.NOT_MENTIONED, "Netflix"),
         ("Should I learn LangChain or LlamaIndex?", Reason.NOT_MENTIONED, "langchain"),
         ("What qualifications does a chef need?", Reason.NOT_MENTIONED, "chef"),
+        ("Is the TensorFlow Developer Certificate still a thing? I heard Google stopped offering it.", Reason.NOT_MENTIONED, "TensorFlow Developer Certificate"),
+        ("Est-ce que les maths sont vraiment indispensables pour devenir ingénieur en machine learning ?", Reason.NOT_ENGLISH, "in English"),
     ],
 )
 def test_each_reason_refuses_with_its_headline_and_one_true_sentence(bot, question, reason, says):
@@ -42,6 +44,13 @@ def test_each_reason_refuses_with_its_headline_and_one_true_sentence(bot, questi
         "Can a data analyst become an ML engineer?",  # names another role, but ours is the goal
         "Is Python enough, or should I learn C++ too?",  # names the corpus writes with a capital
         "What is an embedding, in plain English?",
+        "I'm a SWE with 5 YOE. How do I move into ML?",  # abbreviations from the vocabulary
+        "When shuold I retrain a model becuase of drift?",  # swapped letters in everyday words
+        "Should I use DVC or Git LFS for my datasets, or is it fine to just commit the CSVs to GitHub?",  # a plural
+        "Just started my first job as a junior data analyst. What should I check before pasting work data into ChatGPT?",
+        # A programme named in passing in a long message is not what the question turns on.
+        "I'm a marketing coordinator with no tech background. A bootcamp is offering a 16-week 'AI Engineer' programme "
+        "for a lot of money and advertises a high job placement rate. How do I figure out whether a bootcamp is worth it?",
     ],
 )
 def test_questions_the_corpus_answers_are_answered_however_they_are_typed(bot, question):

@@ -35,6 +35,9 @@ def test_a_request_to_write_something_is_told_from_a_question(question, writing)
         ("Here's my CV summary: data analyst, 3 years of SQL. What do you think?", True),
         ("Honestly, what are my chances of getting an ML job at 45?", True),
         ("Is my Kaggle profile good enough for a junior ML role?", True),
+        ("Could you check my take-home solution before I submit it?", True),
+        ("Here's the README for my churn prediction project. Can you give me feedback on it?", True),
+        ("How should I check my model for data leakage?", False),
         ("How do I make my portfolio stand out?", False),
         ("Should my CV list Kaggle competitions?", False),
         ("What makes a good portfolio project?", False),
@@ -91,6 +94,23 @@ def test_a_role_taken_on_the_way_to_ml_or_named_as_background_is_not_another_rol
     assert requests.other_role("Should I become a data analyst first, then move into ML?", ROLES) == ("", False)
     assert requests.other_role("I work as a backend developer; how do I switch into machine learning?", ROLES) == ("", False)
     assert requests.other_role("How do I write a cover letter for a teaching job?", ROLES) == ("teaching job", True)
+
+
+def test_the_askers_own_job_and_a_program_that_runs_are_not_roles_to_enter():
+    own = "Just started my first job as a junior data analyst at a law firm. What should I check before using ChatGPT at work?"
+    assert requests.other_role(own, ROLES) == ("", False)
+    assert requests.other_role("Should my churn scores be computed in a nightly batch job or served live?", ROLES) == ("", False)
+    assert requests.other_role("How do I become a data engineer? I've used SQL for years, should I learn Kafka first?", ROLES)[0] == "data engineer"
+
+
+def test_named_certificates_and_courses_are_found_with_the_text_they_were_typed_as():
+    assert requests.credential_spans("Is NVIDIA's 'Fundamentals of Deep Learning' course free?") == [
+        ("Fundamentals of Deep Learning course", "Fundamentals of Deep Learning' course")
+    ]
+    assert requests.named_credentials("Is the Google Professional Machine Learning Engineer certification worth it?") == [
+        "Google Professional Machine Learning Engineer certification"
+    ]
+    assert requests.named_credentials("Are cloud certifications worth it?") == []
 
 
 ENGLISH = frozenset("what is data leakage the difference between a and how do i become machine learning engineer".split())

@@ -2,7 +2,8 @@
 (oidc-provider-mock, started here), driven through Debian's Chromium.
 
 A reader sees no editing controls; a signed-in maintainer adds and removes a document; a signed-in reader
-(not on the maintainers list) cannot. The provider's page lists two predefined users; the browser picks one,
+(not on the maintainers list) cannot. A signed-in person's chats are listed in the sidebar, renamed and deleted
+there, and nobody else's to see. The provider's page lists two predefined users; the browser picks one,
 as a person would on a real provider's sign-in page.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import sys
 import pytest
 from conftest import CORPUS
 from streamlit_server import chromium, free_port, require_chromium, serve, stop, wait_for
+from test_browser import MESSAGE, ask
 
 pytestmark = pytest.mark.browser
 
@@ -140,8 +143,80 @@ def test_a_signed_in_maintainer_adds_and_removes_a_document(site):
         if not option.is_visible():
             choose.press("ArrowDown")
         option.click()
-        expect(sidebar.locator('[data-testid="stSelectbox"] input')).to_have_value("uploads/signed-in-note.md")
-        sidebar.get_by_role("button", name="Remove").click()
+        # While a rerun draws, Streamlit keeps the last run's copies of these widgets (marked stale) where the
+        # one-off "Added" notice had moved them: use the live ones.
+        live = '[data-stale="false"]'
+        expect(sidebar.locator(f".st-key-remove_choice{live} input")).to_have_value("uploads/signed-in-note.md")
+        sidebar.locator(f".st-key-remove_button{live}").get_by_role("button", name="Remove").click()
         expect(sidebar).to_contain_text("Removed uploads/signed-in-note.md")
         assert not (root / "corpus" / "uploads" / "signed-in-note.md").exists()
+        context.close()
+
+
+def test_a_signed_in_persons_chats_are_listed_renamed_deleted_and_theirs_alone(site):
+    """The sidebar's "Your chats": two chats (with "New chat" between) listed newest first, the one on screen
+    marked; one renamed, the other deleted; another signed-in person sees neither, in their list or at the
+    chat's address."""
+    from playwright.sync_api import expect
+
+    url, _ = site
+    first, second, renamed = "What is a feature store?", "What is overfitting?", "My feature store notes"
+    chats = '[class*="st-key-open_"] button'  # one title button per listed chat
+    more = "[data-testid='stPopoverButton']:visible"  # each chat's "…" (Streamlit also draws a hidden copy)
+    address = re.compile(r"\?chat=([A-Za-z0-9_-]{16,})$")
+    with chromium() as browser:
+        context, page = open_signed_in(browser, url, "reader")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        ask(page, first)
+        expect(page).to_have_url(address)
+        first_id = address.search(page.url).group(1)
+        sidebar.get_by_role("button", name="New chat").click()
+        expect(page).not_to_have_url(address)
+        expect(page.locator(".st-key-starters button").first).to_be_visible()
+        ask(page, second)
+        expect(page).to_have_url(address)
+        second_id = address.search(page.url).group(1)
+        assert second_id != first_id
+
+        expect(sidebar).to_contain_text("Your chats")
+        expect(sidebar.locator(chats)).to_have_count(2)
+        expect(sidebar.locator(chats)).to_contain_text([second, first])  # newest first
+        expect(sidebar.locator(f".st-key-open_{second_id} button")).to_be_disabled()  # the one on screen
+
+        sidebar.locator(f".st-key-chat_{first_id} {more}").click()
+        menu = page.locator('[data-testid="stPopoverBody"]')
+        title = menu.get_by_label("Title")
+        expect(title).to_have_value(first)
+        title.fill(renamed)
+        title.press("Enter")
+        menu.get_by_role("button", name="Rename").click()
+        expect(sidebar.locator(chats)).to_contain_text([second, renamed])
+        expect(sidebar.locator(chats)).not_to_contain_text([first])
+
+        page.keyboard.press("Escape")
+        sidebar.locator(f".st-key-chat_{second_id} {more}").click()
+        menu.get_by_role("button", name="Delete").click()
+        expect(sidebar.locator(chats)).to_have_count(1)
+        expect(sidebar.locator(chats)).to_contain_text([renamed])
+        expect(page).not_to_have_url(address)  # the chat on screen was the one deleted: a new chat
+        expect(page.locator(MESSAGE)).to_have_count(0)
+
+        sidebar.locator(f".st-key-open_{first_id} button").click()  # the renamed one still opens
+        expect(page).to_have_url(re.compile(rf"\?chat={first_id}$"))
+        expect(page.locator(MESSAGE).nth(0)).to_contain_text(first)
+        context.close()
+
+        context, page = open_signed_in(browser, url, "maintainer")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar).to_contain_text(f"Signed in as {MAINTAINER}")
+        expect(sidebar).not_to_contain_text(renamed)
+        page.goto(f"{url}/?chat={first_id}")
+        expect(page.get_by_text("There is no chat at this address that you can open")).to_be_visible()
+        expect(page.locator(MESSAGE)).to_have_count(0)
+        expect(page.locator("body")).not_to_contain_text(first)
+        own = "What is gradient descent?"
+        ask(page, own)  # their own chat is listed, alone
+        expect(sidebar.locator(chats)).to_have_count(1)
+        expect(sidebar.locator(chats)).to_contain_text([own])
+        expect(page).not_to_have_url(re.compile(first_id))
         context.close()
