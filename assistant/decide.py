@@ -108,6 +108,7 @@ class Judge:
         self.corpus_has_figures = corpus_has_figures
         self.passages = passages
         self._proper: dict[str, bool] = {}
+        self._corpus_text: str | None = None  # every passage, lower case, spaces normalised (`mentioned`)
 
     def knows(self, word: str) -> bool:
         """A word the corpus, the vocabulary or everyday English has (case-insensitive)."""
@@ -166,8 +167,9 @@ class Judge:
 
     def mentioned(self, name: str) -> bool:
         """Whether any passage of the corpus mentions `name` (case-insensitive, as a phrase)."""
-        low = " ".join(name.lower().split())
-        return any(low in " ".join(p.text.lower().split()) for p in self.passages)
+        if self._corpus_text is None:  # once, on the first named credential: not on every question
+            self._corpus_text = "\x00".join(" ".join(p.text.lower().split()) for p in self.passages)
+        return " ".join(name.lower().split()) in self._corpus_text
 
     def missing_terms(self, reading: Reading, retrieval: Retrieval) -> tuple[list[str], bool]:
         """The names and words a short question turns on that the sources do not mention, and whether the
@@ -227,7 +229,6 @@ class Judge:
         if known is None:
             texts = [self.passages[pos].text for pos in self.keywords.ranking(tokenize(word), 5)] if self.passages else []
             pattern = re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", re.I)
-            seen = [m.group(0) for t in texts for m in pattern.finditer(t)]
             # Sentence openings say nothing: "Besides" opens sentences but is no name.
             seen = [m.group(0) for t in texts for m in pattern.finditer(t) if not _opens_sentence(t, m.start())]
             known = bool(seen) and all(w[0].isupper() and not w.isupper() for w in seen)

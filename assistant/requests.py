@@ -232,7 +232,7 @@ def looks_english(question: str, knows: Callable[[str], bool], close: Callable[[
     Not when most of its letters are not Latin, nor when three or more of its words (a quarter of them) are
     another language's and not English. Yes when most of its words are English or known to the corpus
     (`knows`). Otherwise the words that are not: not English when at least two of them are words of one other
-    language (`spelling.other_language`); English when most words are at least close to a known one (`close`:
+    language (`spelling.other_language_hits`); English when most words are at least close to a known one (`close`:
     "machin lerning enginer skils" is typed in a hurry, not in another language).
 
     >>> english = {"what", "is", "data", "leakage", "the", "difference"}.__contains__

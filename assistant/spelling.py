@@ -151,11 +151,6 @@ def language_words(code: str) -> frozenset[str]:
     return words
 
 
-def other_language(words: list[str]) -> str:
-    """The language most of `words` (lower case, not English) belong to, when at least two do, else ""."""
-    return other_language_hits(words)[0]
-
-
 def other_language_hits(words: list[str]) -> tuple[str, int]:
     """(the language most of `words` belong to, how many do), or ("", 0) when fewer than two do."""
     best, hits = "", 1
