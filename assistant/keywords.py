@@ -158,8 +158,12 @@ class KeywordIndex:
 
     def knows(self, word: str) -> bool:
         """Whether the corpus uses `word` (lower case), in this form or another with the same stem, or its
-        plural ("cnn" for "CNNs": a word of four letters or fewer keeps its "s" when stemmed)."""
-        return word in self.vocab or stem(word) in self.stems or f"{word}s" in self.vocab
+        plural ("cnn" for "CNNs": a word of four letters or fewer keeps its "s" when stemmed), or its stem
+        with a doubled last letter undone ("blogging" stems to "blogg"; the corpus has "blog")."""
+        if word in self.vocab or f"{word}s" in self.vocab:
+            return True
+        s = stem(word)
+        return s in self.stems or (len(s) > 3 and s[-1] == s[-2] and s[-1] not in "lsz" and s[:-1] in self.stems)
 
     def starts_word(self, prefix: str) -> bool:
         """Whether `prefix` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""

@@ -36,10 +36,12 @@ def asks_for_writing(question: str) -> bool:
 _MINE = r"\b(my|mine|our)\b"
 _WORK = (
     r"(cv|résumé|resume|github|portfolio|profile|projects?|cover letter|linkedin|code|notebook|repo|repository|application|"
-    r"background|plan|idea|model|kaggle|readme|take-home|solution|assignment|summary|thesis|answer)"
+    r"background|plan|idea|model|kaggle|readme|take-home|solution|assignment|summary|thesis|answer|query|sql|script|function|"
+    r"letter|essay|statement|post|bio|headline|pitch)"
 )
 _JUDGE = re.compile(
-    r"\b(review|critique|rate|assess|evaluate|judge|roast|grade|proofread)\b[^.?!]{0,30}" + _MINE
+    r"\bproofread\b|\b(critique|roast)\s+(it|this|my)\b|\bwhat'?s\s+wrong\s+with\s+(my|this)\b"
+    + r"|\b(review|rate|assess|evaluate|judge|grade)\b[^.?!]{0,30}" + _MINE
     + r"|\b(can|could|would|will)\s+you\s+(please\s+)?(check|read|look over)\b[^.?!]{0,30}" + _MINE
     + r"|\b(look|go)\s+(at|over|through)\b[^.?!]{0,30}" + _MINE
     + r"|\b(feedback|thoughts|opinion)\s+on\b[^.?!]{0,30}" + _MINE
@@ -71,6 +73,7 @@ _MONEY = re.compile(
     r"stock options?|equity|bonus(es)?|(hourly|day|daily) rate|rate should i charge|how much (do|does|did|will|would|can|could|should|might)\b[^?]{0,60}\b"
     r"(make|earn|pay|get paid|charge|cost)|(cost|costs|price|priced|fee|fees)\s+(per|a|an|each)\s+(hour|month|year|week|seat|token|course|exam|attempt)|"
     r"how much (is|are|was|were)\b[^?]{0,60}\b(subscription|course|exam|certificate|certification|degree|bootcamp|ticket|registration|tuition|gpu|plan)|"
+    r"how much (is|are|was|were) (?!enough|too|reasonable|realistic|normal)[^?]{0,60}\b(per|a|an) (hour|month|year|week)|"
     r"(what|how much) (does|do|did|would|will)\b[^?]{0,100}\bcost|tuition|(price|cost) of|how expensive|raise should i expect|get paid)\b",
     re.I,
 )
@@ -102,7 +105,8 @@ _ROLE = re.compile(rf"\b((?:[a-z0-9+#/&-]+\s+){{0,3}}?(?:{_ROLE_NOUN})(?:\s+(?:{
 _TARGET = re.compile(
     r"\b(become|becoming|get into|getting into|break into|breaking into|hired as|job as|jobs as|"
     r"career as|switch to|switching to|transition to|transitioning to|move into|moving into|roadmap (to|for)|path to|"
-    r"interviews? for|to be an?|get hired as|land an?|qualify as|train as|apply as|role as)\b",
+    r"interviews? for|to be an?|get hired as|land an?|qualify as|train as|apply as|role as|"
+    r"(switch|switching|move|moving|transition|transitioning|pivot|pivoting)\s+from\s+(?:[\w'-]+\s+){1,4}?(?:to|into))\b",
     re.I,
 )
 #: Words that make a role one of ours when it ends in engineer, scientist or researcher ("NLP engineer").
@@ -166,6 +170,8 @@ def other_role(question: str, vocabulary: Vocabulary) -> tuple[str, bool]:
     for target in _TARGET.finditer(question):
         if _OWN_JOB.search(question[: target.end()]):  # "my first job as a data analyst": where they are now
             continue
+        if _NOT_WANTED.search(question[max(0, target.start() - 40) : target.start()]):  # "no interest in becoming a data scientist"
+            continue
         after = [p for start, _, p in roles if 0 <= start - target.end() <= 12]
         if after:
             return after[0], True
@@ -200,12 +206,14 @@ _JOB = re.compile(
     r"((?:[a-z-]+\s+){0,1}[a-z-]+)\s+(job|role|position|career)s?\b",
     re.I,
 )
+#: A role the asker says they do not want to enter: what they want is something else.
+_NOT_WANTED = re.compile(r"\b(no|zero|not|never|little|without)\b[\w\s']{0,25}$|n't\s+(\w+\s+){0,3}$|\b(nor|rather than|instead of)\s*$", re.I)
 #: A job the asker has now ("my first job as", "I work as"), not one they want.
 _OWN_JOB = re.compile(r"\b(my\s+(first|new|current|day|old)?\s*(job|role|position)\s+as|i\s+work\s+as)\s*$", re.I)
 
 
 _LEGAL = re.compile(
-    r"\b(visas?|work permits?|sponsor(ship|s|ed)?|immigration|green card|h-?1b|opt\b|stem extension|blue card|"
+    r"\b(visas?|work permits?|(visa |h-?1b )sponsor(ship|s|ed)?|sponsor(ship|s|ed)?(?=[^.?!]{0,30}\b(visas?|permits?|h-?1b))|immigration|green card|h-?1b|opt\b|stem extension|blue card|"
     r"residence permit|citizenship|non-?compete|clause|enforceable|lawsuit|lawyer|legal(ly)?|labou?r law|employment law|"
     r"ip assignment|severance|tax(es|ed|ation)?|ir35|umbrella company|limited company|vat|ai act|gdpr compliance)\b",
     re.I,
@@ -217,10 +225,26 @@ def asks_for_legal(question: str) -> bool:
 
     >>> asks_for_legal("Will a UK company sponsor my visa?"), asks_for_legal("Is a non-compete clause enforceable?")
     (True, True)
-    >>> asks_for_legal("Why should ML engineers care about ethics?")
-    False
+    >>> asks_for_legal("Why should ML engineers care about ethics?"), asks_for_legal("Would my company sponsor a part-time master's?")
+    (False, False)
+
+    In a long message only the question itself counts: "I'm on a student visa, so time matters. Should I keep
+    applying the same way?" asks about the job search.
     """
-    return bool(_LEGAL.search(question))
+    return bool(_LEGAL.search(asked_part(question)))
+
+
+def asked_part(message: str, words: int = 25) -> str:
+    """The sentences of a long message that ask (end in "?"), or its last sentence; a short one whole.
+
+    >>> asked_part("I'm on a student visa and have sent 120 applications since May, with three phone screens and no offers so far. Should I look at other roles?")
+    'Should I look at other roles?'
+    """
+    if len(message.split()) <= words:
+        return message
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", message.strip()) if s]
+    asking = [s for s in sentences if s.rstrip().endswith("?")]
+    return " ".join(asking or sentences[-1:])
 
 
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")

@@ -134,3 +134,4 @@ def test_a_sentence_that_talks_to_a_model_is_never_quoted():
     answer = compose(r.query, r, threshold=0.35)
     assert not answer.abstained and "feature" in answer.text.lower()
     assert "PWNED" not in answer.text and "Ignore" not in answer.text
+

@@ -37,6 +37,10 @@ def test_a_request_to_write_something_is_told_from_a_question(question, writing)
         ("Is my Kaggle profile good enough for a junior ML role?", True),
         ("Could you check my take-home solution before I submit it?", True),
         ("Here's the README for my churn prediction project. Can you give me feedback on it?", True),
+        ("I wrote a cover letter for an MLE role. Can you proofread it? 'Dear hiring team, ...'", True),
+        ("here's my sql query, why is it slow? SELECT * FROM orders", True),
+        ("0 callbacks from 40 applications. What's wrong with my CV?", True),
+        ("How should I critique a paper I read for a reading group?", False),
         ("How should I check my model for data leakage?", False),
         ("How do I make my portfolio stand out?", False),
         ("Should my CV list Kaggle competitions?", False),
@@ -84,6 +88,11 @@ def test_visas_contracts_and_tax_are_legal_questions():
         ("What should I put on my GitHub so that recruiters take my projects seriously?", ""),
         ("My team lead says my notebook is not production-ready. Why?", ""),
         ("MLOps vs DevOps?", ""),
+        ("How do I switch from software engineering to product manager at a tech company?", "product manager"),
+        ("How do I move from data analyst to ML engineer?", ""),
+        # A role the asker says they do not want is not the one they ask about.
+        ("I'm an SRE with zero interest in becoming a data scientist. Which ML role values infrastructure skills?", ""),
+        ("I don't want to become a data scientist; which ML role fits a backend developer?", ""),
     ],
 )
 def test_a_question_about_entering_another_role_is_told_from_one_about_ours(question, role):
