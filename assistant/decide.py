@@ -222,7 +222,7 @@ class Judge:
             return []
         text = reading.text
         for n in names:
-            text = re.sub(rf"(?i)(?<![a-z0-9]){re.escape(n)}(?![a-z0-9])", " ", text)
+            text = _without(text, n)
         import numpy as np
 
         moved = float(np.asarray(self.embedder.encode([text], query=True))[0] @ np.asarray(retrieval.vector))
@@ -240,7 +240,7 @@ class Judge:
 
     def mentioned(self, name: str) -> bool:
         """Whether any passage of the corpus mentions `name` (case-insensitive, as a whole word or phrase)."""
-        if self._corpus_text is None:  # once, on the first named credential: not on every question
+        if self._corpus_text is None:  # once, on the first name weighed: not on every question
             self._corpus_text = "\x00".join(" ".join(p.text.lower().split()) for p in self.passages)
         return _mentions(self._corpus_text, " ".join(name.split()))  # as a word: "Dell" is not in "modelling"
 
@@ -335,6 +335,11 @@ def _mentions(body: str, name: str) -> bool:
     return bool(re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", body))
 
 
+def _without(text: str, word: str) -> str:
+    """`text` with every whole-word occurrence of `word` (any case) blanked out."""
+    return re.sub(rf"(?i)(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", " ", text)
+
+
 def similarity_without(embedder, query: str, vector, candidates: Sequence[str]) -> list[float]:
     """For each candidate word or name of `query`, the question's similarity to itself without it (one batch):
     "What qualifications does a chef need?" without "chef" is 0.70 from itself; a long paraphrase without
@@ -343,7 +348,7 @@ def similarity_without(embedder, query: str, vector, candidates: Sequence[str]) 
         return []
     import numpy as np
 
-    variants = [re.sub(rf"(?i)(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", " ", query) for w in candidates]
+    variants = [_without(query, w) for w in candidates]
     return [float(c) for c in np.asarray(embedder.encode(variants, query=True)) @ np.asarray(vector)]
 
 
