@@ -10,6 +10,9 @@ none of these holds, checked in this order (the first that holds is the reason g
     FIGURES        it asks for pay or prices, and the sources give no such figures
     OTHER_ROLE     it is about entering a role the corpus is not about ("How do I become a UX designer?"),
                    or compares other roles ("SRE vs DevOps engineer?")
+    EMPLOYER       it asks how a particular company hires, interviews or works ("Does Jane Street hire …?",
+                   "Netflix's culture"), and no passage close to it mentions that company: the sources
+                   describe kinds of employers, never one in particular
     OFF_SUBJECT    it asks for legal, visa or tax advice, or nothing in the sources is close to it (the best
                    sentence, or an asked question less `Settings.asked_offset`, is below `Settings.threshold`)
     NOT_MENTIONED  a short question names a company, place, product or course no passage close to it
@@ -36,7 +39,7 @@ from .keywords import KeywordIndex
 from .reading import Reading, capitalised
 from .retrieve import Retrieval, Source
 from .spelling import is_english
-from .text import tokenize, words
+from .text import STOPWORDS, tokenize, words
 from .vocabulary import Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -58,8 +61,11 @@ LONG_NAMES_HINGE = 0.8
 #: "LeetCode-style", "Kubernetes-heavy": the word before the suffix is the one to know.
 _SUFFIXED = re.compile(r"-(style|like|heavy|based|focused|related|type|ish|oriented|driven|friendly|only|first)$", re.I)
 #: Names given as examples ("at places like Meta", "tools such as Airflow or Dagster") illustrate the question;
-#: it does not turn on them.
-_EXAMPLES = re.compile(r"\b(?:like|such as|e\.g\.?|including|for example|for instance)\s+((?:[A-Z][\w.&'-]*(?:\s*(?:,|and|or)\s*|\s+)?){1,4})")
+#: it does not turn on them, nor does one that names a kind of company ("ML at a Meta or Google").
+_EXAMPLES = re.compile(
+    r"\b(?:like|such as|e\.g\.?|including|for example|for instance|an?(?=\s+[A-Z][\w.&'-]*\s+or\s+(?:an?\s+)?[A-Z]))\s+"
+    r"((?:[A-Z][\w.&'-]*(?:\s*(?:,|and|or)\s*|\s+)?){1,4})"
+)
 #: "fast.ai", "vast.ai", "node.js": a word with a dotted ending is a product's or site's name however typed.
 _DOTTED = re.compile(r"\b[a-z0-9]+(?:\.[a-z0-9]+)*\.(?:ai|io|js|com|org|net|dev|co|app|so|sh)\b", re.I)
 #: Model numbers and acronyms of capitals and digits ("G14", "AI-102", "RTX") are names in a cased question.
@@ -81,6 +87,7 @@ class Reason(enum.Enum):
     OTHER_ROLE = "other_role"
     OFF_SUBJECT = "off_subject"
     NOT_MENTIONED = "not_mentioned"
+    EMPLOYER = "employer"
 
 
 #: The first line of a refusal, per reason.
@@ -92,6 +99,7 @@ HEADLINES = {
     Reason.OTHER_ROLE: "I don't know from these sources: they are about becoming an ML engineer, not this role.",
     Reason.OFF_SUBJECT: "I don't know from these sources: nothing in them is close to this question.",
     Reason.NOT_MENTIONED: "I don't know from these sources: they never mention what this question turns on.",
+    Reason.EMPLOYER: "I don't know from these sources: they describe kinds of employers, not particular companies.",
 }
 
 
@@ -173,6 +181,13 @@ class Judge:
                 return Decision(Reason.OTHER_ROLE, f"The sources cover becoming a machine learning engineer; they do not describe the work of {_article(role)} {role}.", (role,))
             what = f"how to become {_article(role)} {role}" if not role.lower().endswith(("job", "role", "position", "career")) else f"{_article(role)} {role}"
             return Decision(Reason.OTHER_ROLE, f"The sources cover becoming a machine learning engineer; they do not cover {what}.", (role,))
+        # A particular employer's culture, hiring or interviews: the sources describe kinds of employers only.
+        top = " ".join(" ".join(source.text.lower().split()) for source in retrieval.sources[:NAME_SOURCES])
+        employers = [n for n in requests.employer_names(question) if reading.cased and not self.vocabulary.knows(n.lower()) and not _mentions(top, n)]
+        if employers:
+            return Decision(
+                Reason.EMPLOYER, f"The sources describe kinds of employers, not {employers[0]} in particular: not how it hires, interviews or works.", tuple(employers)
+            )
         if requests.asks_for_legal(question):
             return Decision(Reason.OFF_SUBJECT, "The sources give career advice, not legal, visa, contract or tax advice.")
         if not retrieval.sources or retrieval.relevance < s.threshold:
@@ -230,9 +245,10 @@ class Judge:
         return names[:MAX_CANDIDATES] if moved < LONG_NAMES_HINGE else []
 
     def known_compound(self, word: str) -> bool:
-        """Whether a hyphenated word is made of words the corpus or the vocabulary knows ("ml-specific")."""
+        """Whether a hyphenated word is made of words the corpus or the vocabulary knows, small words aside
+        ("ml-specific", "LLM-as-a-judge")."""
         parts = [p for p in word.split("-") if p]
-        return len(parts) > 1 and all(self.keywords.knows(p) or self.vocabulary.knows(p) for p in parts)
+        return len(parts) > 1 and all(p in STOPWORDS or self.keywords.knows(p) or self.vocabulary.knows(p) for p in parts)
 
     def known_plural(self, word: str) -> bool:
         """Whether `word` is the plural of a word the corpus or the vocabulary knows ("CSVs", "PRs")."""

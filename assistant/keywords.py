@@ -159,11 +159,14 @@ class KeywordIndex:
     def knows(self, word: str) -> bool:
         """Whether the corpus uses `word` (lower case), in this form or another with the same stem, or its
         plural ("cnn" for "CNNs": a word of four letters or fewer keeps its "s" when stemmed), or its stem
-        with a doubled last letter undone ("blogging" stems to "blogg"; the corpus has "blog")."""
+        with a doubled last letter undone ("blogging" stems to "blogg"; the corpus has "blog"), or without a
+        final "e" (the stemmer keeps it in "explodes" and drops it in "exploding")."""
         if word in self.vocab or f"{word}s" in self.vocab:
             return True
         s = stem(word)
-        return s in self.stems or (len(s) > 3 and s[-1] == s[-2] and s[-1] not in "lsz" and s[:-1] in self.stems)
+        if s in self.stems or (len(s) > 3 and s.endswith("e") and s[:-1] in self.stems):  # "explodes" / "exploding"
+            return True
+        return len(s) > 3 and s[-1] == s[-2] and s[-1] not in "lsz" and s[:-1] in self.stems
 
     def starts_word(self, prefix: str) -> bool:
         """Whether `prefix` (4+ letters) starts a word of the corpus: "prep" for "preparation"."""

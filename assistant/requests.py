@@ -15,7 +15,9 @@ from .vocabulary import Vocabulary
 
 _POLITE = r"^\s*(?:hi|hello|hey)?[,!.\s]*(?:please\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
 _AUTHORING = re.compile(
-    _POLITE + r"(?:(?:write|draft|translate|compose|rewrite|proofread|generate|summari[sz]e)\b|(?:make|create|build|design|give)\s+me\s+an?\b)",
+    _POLITE + r"(?:(?:write|draft|translate|compose|rewrite|proofread|generate|summari[sz]e)\b|(?:make|create|build|design|give)\s+me\s+an?\b"
+    r"|turn\s+(?:this|that|it|these)\s+into\b"
+    r"|(?:give|show)\s+me\s+(?:\d+|a few|some|several|three|five|ten)\s+(?:[\w'-]+\s+){0,3}?(?:options|ideas|versions|variations|headlines|titles|taglines|bios|names|drafts)\b)",
     re.I,
 )
 
@@ -45,6 +47,9 @@ _JUDGE = re.compile(
     + r"|\b(can|could|would|will)\s+you\s+(please\s+)?(check|read|look over)\b[^.?!]{0,30}" + _MINE
     + r"|\b(look|go)\s+(at|over|through)\b[^.?!]{0,30}" + _MINE
     + r"|\b(feedback|thoughts|opinion)\s+on\b[^.?!]{0,30}" + _MINE
+    + r"|\b(grade|rate|score)\s+(it|this|that|these|them)\b"
+    + r"|\b(does|do|would)\b[^.?!]{0,40}" + _MINE + r"[^.?!]{0,60}\b(sound|look|read|seem|come across)\s+(too\s+|a bit\s+|very\s+|kind of\s+|kinda\s+)?"
+    r"(generic|unprofessional|professional|good|bad|ok|okay|fine|weak|strong|cringe|cringy|amateurish|boring|cluttered|messy|off|right)\b"
     + r"|\b(what are|what're|how are|how good are)\s+my\s+(chances|odds|prospects)\b"
     + r"|\bdo i (have|stand) (a|any) (real )?chance\b"
     + r"|\b(my|mine|this)\s+" + _WORK + r"\b[^?!]{0,160}\b(good enough|any good|strong enough|competitive enough|"
@@ -69,7 +74,7 @@ def asks_for_review(question: str) -> bool:
 
 
 _MONEY = re.compile(
-    r"\b(salar(y|ies)|wages?|earn(s|ing|ings)?|compensation|comp package|pay ?(rise|raise|band|scale|cut|check|packet)s?|"
+    r"\b(salar(y|ies)|wages?|earn(s|ing|ings)?|compensation|comp package|pay ?(rise|raise|band|scale|cut|check|packet|range)s?|"
     r"stock options?|equity|bonus(es)?|(hourly|day|daily) rate|rate should i charge|how much (do|does|did|will|would|can|could|should|might)\b[^?]{0,60}\b"
     r"(make|earn|pay|get paid|charge|cost)|(cost|costs|price|priced|fee|fees)\s+(per|a|an|each)\s+(hour|month|year|week|seat|token|course|exam|attempt)|"
     r"how much (is|are|was|were)\b[^?]{0,60}\b(subscription|course|exam|certificate|certification|degree|bootcamp|ticket|registration|tuition|gpu|plan)|"
@@ -90,6 +95,55 @@ def asks_for_figures(question: str) -> bool:
     (False, False)
     """
     return bool(_MONEY.search(question))
+
+
+#: A name: one to three capitalised words ("Netflix", "Jane Street", "OpenAI").
+_NAME = r"([A-Z][\w&.-]*[a-zA-Z](?:\s+[A-Z][\w&.-]*[a-zA-Z]){0,2})"
+#: What a question asks about an employer: its culture, hiring, interviews, teams and ways of working.
+_EMPLOYER_THING = (
+    r"(culture|values|leadership principles|keeper test|work-life balance|interviews?|interview process|loop|onsite|on-site|"
+    r"hiring( bar| process| committee)?|teams?|office|layoffs?|levels?|levelling|promotions?|perks|benefits|vacation|remote policy)"
+)
+_EMPLOYER = [
+    # "Netflix's culture", "OpenAI's interview process", "Google's ML engineer interviews"
+    re.compile(_NAME + r"'s\s+(?:[\w-]+\s+){0,3}?" + _EMPLOYER_THING + r"\b"),
+    # "Does Jane Street hire ...", "How does JPMorgan interview ...", "Is Meta still hiring ..."
+    re.compile(r"\b(?i:does|do|did|is|are|was|will|would)\s+" + _NAME + r"\s+(?i:still\s+|really\s+|actually\s+|even\s+)?"
+               r"(?i:hire|hiring|interview|interviewing|ask|pay|sponsor|allow|let|require|expect)\b"),
+    # "ML engineers at Spotify", "an onsite loop with Netflix", "working at DeepMind"
+    re.compile(r"\b(?i:engineers?|people|employees|staff|scientists?|researchers?|work(?:ing)?|job|role|loop|onsite|interviews?|offer)"
+               r"(?:\s+[a-z]+){0,3}?\s+(?:at|with|from)\s+" + _NAME + r"\b"),
+    # "the Netflix 'keeper test' culture", "the DeepMind research engineer interview"
+    re.compile(r"\bthe\s+" + _NAME + r"\s+(?:['\"‘“]?[\w-]+['\"’”]?\s+){0,3}?" + _EMPLOYER_THING + r"\b"),
+    # "Which Amazon leadership principles come up most?"
+    re.compile(_NAME + r"\s+(?:[\w-]+\s+){0,2}?(?:leadership principles|culture|hiring bar|hiring committee|interview process|keeper test)\b"),
+]
+
+
+#: Capitalised words that are no employer's name ("Which Amazon …": the name is "Amazon").
+_NOT_NAMES = {"i", "i'm", "ml", "ai", "the", "a", "an", "my", "our", "their", "your", "which", "what", "how", "is", "does", "do", "why", "when", "where", "who"}
+#: Working somewhere is context ("my job at Accenture"); asking how it hires or works is the question.
+_EMPLOYER_WORDS = re.compile(r"\b" + _EMPLOYER_THING + r"\b|\b(hire|hiring|interview\w*|remote|work-life|pay)\b", re.I)
+
+
+def employer_names(question: str) -> list[str]:
+    """The names a question asks about as employers: their culture, hiring, interviews or teams. The sources
+    describe kinds of employers, never a particular one.
+
+    >>> employer_names("Does Jane Street hire ML people from non-finance backgrounds?")
+    ['Jane Street']
+    >>> employer_names("What's OpenAI's interview process for research engineers like?")
+    ['OpenAI']
+    >>> employer_names("How do I prepare for ML interviews at a start-up?"), employer_names("Is PyTorch's API hard to learn?")
+    ([], [])
+    """
+    found = []
+    for pattern in _EMPLOYER:
+        for m in pattern.finditer(question):
+            name = " ".join(w for w in m.group(1).split() if w.lower() not in _NOT_NAMES)
+            if name and not (pattern is _EMPLOYER[2] and not _EMPLOYER_WORDS.search(question)):
+                found.append(name)
+    return list(dict.fromkeys(found))
 
 
 #: The nouns that end a role's name.
@@ -214,7 +268,7 @@ _OWN_JOB = re.compile(r"\b(my\s+(first|new|current|day|old)?\s*(job|role|positio
 
 _LEGAL = re.compile(
     r"\b(visas?|work permits?|(visa |h-?1b )sponsor(ship|s|ed)?|sponsor(ship|s|ed)?(?=[^.?!]{0,30}\b(visas?|permits?|h-?1b))|immigration|green card|h-?1b|opt\b|stem extension|blue card|"
-    r"residence permit|citizenship|non-?compete|clause|enforceable|lawsuit|lawyer|legal(ly)?|labou?r law|employment law|"
+    r"residence permit|citizenship|non-?compete|clause|enforceable|lawsuit|legal(ly)?|labou?r law|employment law|"
     r"ip assignment|severance|tax(es|ed|ation)?|ir35|umbrella company|limited company|vat|ai act|gdpr compliance)\b",
     re.I,
 )

@@ -57,13 +57,14 @@ class Vocabulary:
     roles: frozenset[str] = frozenset()
     #: lower-cased words that carry no meaning for a search ("lol", "btw"): known, never expanded
     fillers: frozenset[str] = frozenset()
-    #: Every variant in one regex, longest first ("ml eng" before "ml"), made once.
+    #: Every variant in one regex, longest first ("ml eng" before "ml"), made once; a possessive counts
+    #: ("an MLE's work").
     pattern: re.Pattern | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self.entries:
             body = "|".join(re.escape(v).replace(r"\ ", r"\s+") for v in sorted(self.entries, key=len, reverse=True))
-            object.__setattr__(self, "pattern", re.compile(rf"(?<![\w.'’-])({body})(?![\w'’-]|\.\w)", re.I))
+            object.__setattr__(self, "pattern", re.compile(rf"(?<![\w.'’-])({body})(?=['’]s\b|(?![\w'’-]|\.\w))", re.I))
 
     @classmethod
     def parse(cls, text: str, name: str = FILENAME) -> Vocabulary:

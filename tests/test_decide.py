@@ -20,7 +20,9 @@ from assistant.decide import HEADLINES, Reason
         ("What's the difference between an SRE and a DevOps engineer?", Reason.OTHER_ROLE, "do not describe the work of an SRE"),
         ("Can I get a work visa to do ML in Canada?", Reason.OFF_SUBJECT, "not legal, visa"),
         ("What's a good sourdough bread recipe?", Reason.OFF_SUBJECT, "Nothing in the sources"),
-        ("Do ML engineers at Netflix get unlimited vacation?", Reason.NOT_MENTIONED, "Netflix"),
+        ("Do ML engineers at Netflix get unlimited vacation?", Reason.EMPLOYER, "not Netflix in particular"),
+        ("Does Jane Street hire ML people from non-finance backgrounds?", Reason.EMPLOYER, "not Jane Street in particular"),
+        ("Applying at Shopify: where are the postings?", Reason.NOT_MENTIONED, "Shopify"),
         ("Should I learn LangChain or LlamaIndex?", Reason.NOT_MENTIONED, "langchain"),
         ("What qualifications does a chef need?", Reason.NOT_MENTIONED, "chef"),
         ("Is the TensorFlow Developer Certificate still a thing? I heard Google stopped offering it.", Reason.NOT_MENTIONED, "TensorFlow Developer Certificate"),
@@ -57,6 +59,10 @@ def test_each_reason_refuses_with_its_headline_and_one_true_sentence(bot, questi
         "Which ML-specific things should a code review check?",  # a compound of known words, however capitalised
         "What does an ML engineer need to agree with the product manager before a project starts?",  # a role named, not entered
         "Is LeetCode grinding necessary for ML engineer interviews at places like Meta?",  # a name given as an example
+        "I've got an ML offer from a big insurer. How will the work differ from ML at a Meta or Google?",  # kinds of company
+        "How should I eval an LLM app? Is LLM-as-a-judge reliable enough on its own?",  # a compound with small words
+        "my loss sometimes explodes and other times barely moves. what's going on under the hood",  # "exploding" in the corpus
+        "train acc 99%, val acc 70%... whats going on and how do i fix it",  # abbreviations from the vocabulary
         "I'm on a student visa and have sent 120 applications since May with three phone screens and no offers. "
         "Should I keep going the same way, or look at other kinds of roles?",  # the visa is background, not the question  # "blogging" stems to "blogg"; the corpus has "blog"
         "Do I need to grind LeetCode-style algorithm problems for ML engineer coding rounds?",

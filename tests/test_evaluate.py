@@ -130,7 +130,8 @@ def test_a_malformed_question_file_is_one_clear_error(tmp_path):
 
 # ------------------------------------------------------------------------------------------ reader sets
 # Written blind, before tuning, by helpers that read only corpus/ and public sources of real questions
-# (tests/data/reader/SOURCES-*.md). The dev sets (dev to dev4) were tuned on; the report sets never were, and
+# (tests/data/reader/SOURCES-*.md). The dev sets (dev to dev6) were tuned on; the report sets never were (older ones
+# served later rounds as checks that nothing got worse), and
 # their figures are the ones docs/evaluation.md reports. Floors sit just under the figures measured at the
 # end of the 2026-12-01 work, so a change that makes a reader's answers worse fails here.
 READER = DATA / "reader"
@@ -140,7 +141,7 @@ READER = DATA / "reader"
     ("name", "precision", "false_refusals"),
     [
         ("answers-report.jsonl", 0.78, 0.07), ("answers-dev.jsonl", 0.95, 0.01), ("answers-dev2.jsonl", 0.95, 0.0),
-        ("answers-dev3.jsonl", 0.0, 0.02), ("answers-report2.jsonl", 0.8, 0.08),
+        ("answers-dev3.jsonl", 0.0, 0.02), ("answers-report2.jsonl", 0.8, 0.08), ("answers-report4.jsonl", 0.8, 0.08),
     ],  # fmt: skip
 )
 def test_reader_sets_are_answered_from_the_sections_that_answer_them(bot, name, precision, false_refusals):
@@ -148,10 +149,10 @@ def test_reader_sets_are_answered_from_the_sections_that_answer_them(bot, name, 
     assert report["modes"]["hybrid"]["hit@5"] >= 0.97  # measured 0.991, 1.000, 1.000
     assert report["answers"]["citations_resolve"] == 1.0
     reader = report["reader"]
-    assert reader["false_refusal_rate"] <= false_refusals  # measured 0.026, 0, 0, 0, 0.075
+    assert reader["false_refusal_rate"] <= false_refusals  # measured 0.026, 0, 0, 0, 0.075, 0.075
     assert reader["sources_per_answer"] < 1.5
     if precision:  # dev2 and dev3 have no labelled sections
-        assert reader["answer_precision"] >= precision  # measured 0.822, 0.969, 0.994, 0.824
+        assert reader["answer_precision"] >= precision  # measured 0.822, 0.969, 0.994, 0.824, 0.814
 
 
 @pytest.mark.parametrize("name", ["conversations-report.jsonl", "conversations-dev.jsonl"])
@@ -165,23 +166,32 @@ def test_reader_conversations_answer_unrelated_questions_as_new_and_find_follow_
 
 @pytest.mark.parametrize(
     ("name", "floor"),
-    [("refusals-report.jsonl", 0.75), ("refusals-dev.jsonl", 0.93), ("refusals-dev2.jsonl", 0.88), ("refusals-dev4.jsonl", 0.93), ("refusals-report2.jsonl", 0.86)],
+    [
+        ("refusals-report.jsonl", 0.75), ("refusals-dev.jsonl", 0.93), ("refusals-dev2.jsonl", 0.88), ("refusals-dev4.jsonl", 0.93),
+        ("refusals-report2.jsonl", 0.86), ("refusals-dev5.jsonl", 0.91), ("refusals-report3.jsonl", 0.9),
+    ],  # fmt: skip
 )
 def test_reader_near_domain_questions_are_refused(bot, name, floor):
     from assistant.evaluate import evaluate_special
 
     report = evaluate_special(bot, load_cases(READER / name), "refusals")
-    assert report["near_domain_abstention"] >= floor  # measured 0.778, 0.953, 0.905, 0.952, 0.881
-    off_topic_floor = {"refusals-dev.jsonl": 0.8, "refusals-dev4.jsonl": 0.85}.get(name, 1.0)
-    assert report["off_topic_abstention"] >= off_topic_floor  # 8/8, 5/6, 6/6, 6/7, 7/7
+    assert report["near_domain_abstention"] >= floor  # measured 0.778, 0.953, 0.917, 0.964, 0.881, 0.917, 0.905
+    off_topic_floor = {"refusals-dev.jsonl": 0.8, "refusals-dev4.jsonl": 0.85, "refusals-dev5.jsonl": 0.85, "refusals-report3.jsonl": 0.7}.get(name, 1.0)
+    assert report["off_topic_abstention"] >= off_topic_floor  # 8/8, 5/6, 6/6, 6/7, 7/7, 6/7, 5/7
 
 
 @pytest.mark.parametrize(
-    ("name", "floor"), [("variants-report.jsonl", 0.88), ("variants-dev.jsonl", 0.82), ("variants-dev2.jsonl", 0.92), ("variants-report2.jsonl", 0.96)]
+    ("name", "floor"),
+    [
+        ("variants-report.jsonl", 0.88), ("variants-dev.jsonl", 0.82), ("variants-dev2.jsonl", 0.92), ("variants-report2.jsonl", 0.96),
+        ("variants-dev5.jsonl", 0.94), ("variants-report3.jsonl", 0.9),
+    ],  # fmt: skip
 )
 def test_reader_variants_are_answered_like_their_carefully_typed_twins(bot, name, floor):
     from assistant.evaluate import evaluate_special
 
     report = evaluate_special(bot, load_cases(READER / name), "variants")
-    assert report["like_twin"] >= floor  # measured 0.900, 0.844, 0.938, 1.000
-    assert report["variant_refusals"] == 0 and report["twin_refusals"] == 0
+    assert report["like_twin"] >= floor  # measured 0.900, 0.844, 0.938, 1.000, 0.946, 0.911
+    # The fourth round's sets keep a few variants the sources cannot read ("aviod a suprise cloud bil").
+    assert report["variant_refusals"] <= {"variants-dev5.jsonl": 1, "variants-report3.jsonl": 3}.get(name, 0)
+    assert report["twin_refusals"] == 0

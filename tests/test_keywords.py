@@ -8,6 +8,7 @@ TEXTS = [
     "Writing a blog post about your project shows how you think.",
     "Monitoring tracks latency and errors of a model in production.",
     "Convolutional networks (CNNs) suit images.",
+    "Exploding gradients make training unstable.",
 ]
 
 
@@ -16,6 +17,7 @@ def test_a_word_is_known_in_any_form_with_the_same_stem():
     assert index.knows("blog") and index.knows("blogs")
     assert index.knows("blogging")  # stems to "blogg": the doubled letter is undone to find "blog"
     assert index.knows("monitor") and index.knows("cnn")
+    assert index.knows("explodes")  # stems to "explode", the corpus's "exploding" to "explod"
     assert not index.knows("uptime") and not index.knows("bloggers-unknown")
 
 

@@ -17,6 +17,9 @@ ROLES = Vocabulary(roles=frozenset({"machine learning engineer", "ml engineer", 
         ("Can you draft a cover letter for a junior ML role?", True),
         ("please translate my LinkedIn headline into German", True),
         ("Make me a 12-week study timetable for PyTorch.", True),
+        ("Turn this into a STAR answer: I deployed a model that broke checkout and rolled it back.", True),
+        ("Give me 10 LinkedIn headline options for a career changer going into AI.", True),
+        ("How do I turn a notebook into a package?", False),
         ("How do I write clean, testable ML code?", False),
         ("What should a cover letter for an ML job say?", False),
         ("Explain what a feature store is in simple terms.", False),
@@ -40,6 +43,10 @@ def test_a_request_to_write_something_is_told_from_a_question(question, writing)
         ("I wrote a cover letter for an MLE role. Can you proofread it? 'Dear hiring team, ...'", True),
         ("here's my sql query, why is it slow? SELECT * FROM orders", True),
         ("0 callbacks from 40 applications. What's wrong with my CV?", True),
+        ("Does my cover letter opening sound too generic? 'I am writing to express my strong interest'", True),
+        ("Does the badge wall on my GitHub profile README look unprofessional?", True),
+        ("Here's the README from my take-home. Can you grade it out of 10?", True),
+        ("Does my CV need a summary section?", False),
         ("How should I critique a paper I read for a reading group?", False),
         ("How should I check my model for data leakage?", False),
         ("How do I make my portfolio stand out?", False),
@@ -58,6 +65,7 @@ def test_a_request_to_judge_the_readers_own_work_is_told_from_advice(question, r
         ("How much does Colab Pro cost per month?", True),
         ("What hourly rate should I charge as a freelancer?", True),
         ("How much do ML engineers make in Berlin?", True),
+        ("What's the pay range for research scientists with a PhD?", True),
         ("How much maths do I need?", False),
         ("Is a paid course worth the money?", False),
         ("How much data do I need to train a model?", False),
@@ -65,6 +73,23 @@ def test_a_request_to_judge_the_readers_own_work_is_told_from_advice(question, r
 )
 def test_a_question_about_pay_or_prices_is_told_from_one_that_says_how_much(question, figures):
     assert requests.asks_for_figures(question) is figures
+
+
+@pytest.mark.parametrize(
+    "question, names",
+    [
+        ("Does Jane Street hire ML people from non-finance backgrounds?", ["Jane Street"]),
+        ("What's OpenAI's interview process for research engineers like?", ["OpenAI"]),
+        ("Is the Netflix 'keeper test' culture real for people on their ML platform team?", ["Netflix"]),
+        ("Can ML engineers at Spotify work fully remote?", ["Spotify"]),
+        ("I have an onsite loop next month with Netflix for an ML platform role.", ["Netflix"]),
+        ("How do I prepare for ML interviews at a start-up?", []),
+        ("I'm a new grad in Bangalore interviewing at a 15-person fintech.", []),  # a place, not an employer
+        ("My job at Accenture involves a lot of Excel. How do I move into ML?", []),  # where the asker works
+    ],
+)
+def test_a_question_about_a_particular_employer_is_told_from_one_that_names_where_the_asker_works(question, names):
+    assert requests.employer_names(question) == names
 
 
 def test_visas_contracts_and_tax_are_legal_questions():

@@ -25,6 +25,8 @@ def test_variants_expand_to_their_meaning_in_brackets_whole_words_only_and_any_c
     )
     assert v.expand("Trimle is no MLEs match") == "Trimle is no MLEs match"
     assert v.expand("A machine learning engineer, or MLE?") == "A machine learning engineer, or MLE?"  # already said
+    assert v.expand("How does an MLE's day differ?") == "How does an MLE (machine learning engineer)'s day differ?"  # possessive
+    assert v.expand("MLE'ish") == "MLE'ish"
 
 
 def test_an_ambiguous_variant_takes_the_meaning_the_chooser_picks():
