@@ -182,8 +182,10 @@ class Judge:
             what = f"how to become {_article(role)} {role}" if not role.lower().endswith(("job", "role", "position", "career")) else f"{_article(role)} {role}"
             return Decision(Reason.OTHER_ROLE, f"The sources cover becoming a machine learning engineer; they do not cover {what}.", (role,))
         # A particular employer's culture, hiring or interviews: the sources describe kinds of employers only.
-        top = " ".join(" ".join(source.text.lower().split()) for source in retrieval.sources[:NAME_SOURCES])
-        employers = [n for n in requests.employer_names(question) if reading.cased and not self.vocabulary.knows(n.lower()) and not _mentions(top, n)]
+        employers = [n for n in requests.employer_names(question) if not self.vocabulary.knows(n.lower())] if reading.cased else []
+        if employers:  # the closest passages are read only when a question names an employer
+            top = " ".join(" ".join(source.text.lower().split()) for source in retrieval.sources[:NAME_SOURCES])
+            employers = [n for n in employers if not _mentions(top, n)]
         if employers:
             return Decision(
                 Reason.EMPLOYER, f"The sources describe kinds of employers, not {employers[0]} in particular: not how it hires, interviews or works.", tuple(employers)

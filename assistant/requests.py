@@ -104,25 +104,27 @@ _EMPLOYER_THING = (
     r"(culture|values|leadership principles|keeper test|work-life balance|interviews?|interview process|loop|onsite|on-site|"
     r"hiring( bar| process| committee)?|teams?|office|layoffs?|levels?|levelling|promotions?|perks|benefits|vacation|remote policy)"
 )
+#: (pattern, whether the question must also ask about hiring or working there): working somewhere is
+#: context ("my job at Accenture"), asking how it hires or works is the question.
 _EMPLOYER = [
     # "Netflix's culture", "OpenAI's interview process", "Google's ML engineer interviews"
-    re.compile(_NAME + r"'s\s+(?:[\w-]+\s+){0,3}?" + _EMPLOYER_THING + r"\b"),
+    (re.compile(_NAME + r"'s\s+(?:[\w-]+\s+){0,3}?" + _EMPLOYER_THING + r"\b"), False),
     # "Does Jane Street hire ...", "How does JPMorgan interview ...", "Is Meta still hiring ..."
-    re.compile(r"\b(?i:does|do|did|is|are|was|will|would)\s+" + _NAME + r"\s+(?i:still\s+|really\s+|actually\s+|even\s+)?"
-               r"(?i:hire|hiring|interview|interviewing|ask|pay|sponsor|allow|let|require|expect)\b"),
+    (re.compile(r"\b(?i:does|do|did|is|are|was|will|would)\s+" + _NAME + r"\s+(?i:still\s+|really\s+|actually\s+|even\s+)?"
+                r"(?i:hire|hiring|interview|interviewing|ask|pay|sponsor|allow|let|require|expect)\b"), False),
     # "ML engineers at Spotify", "an onsite loop with Netflix", "working at DeepMind"
-    re.compile(r"\b(?i:engineers?|people|employees|staff|scientists?|researchers?|work(?:ing)?|job|role|loop|onsite|interviews?|offer)"
-               r"(?:\s+[a-z]+){0,3}?\s+(?:at|with|from)\s+" + _NAME + r"\b"),
+    (re.compile(r"\b(?i:engineers?|people|employees|staff|scientists?|researchers?|work(?:ing)?|job|role|loop|onsite|interviews?|offer)"
+                r"(?:\s+[a-z]+){0,3}?\s+(?:at|with|from)\s+" + _NAME + r"\b"), True),
     # "the Netflix 'keeper test' culture", "the DeepMind research engineer interview"
-    re.compile(r"\bthe\s+" + _NAME + r"\s+(?:['\"‘“]?[\w-]+['\"’”]?\s+){0,3}?" + _EMPLOYER_THING + r"\b"),
+    (re.compile(r"\bthe\s+" + _NAME + r"\s+(?:['\"‘“]?[\w-]+['\"’”]?\s+){0,3}?" + _EMPLOYER_THING + r"\b"), False),
     # "Which Amazon leadership principles come up most?"
-    re.compile(_NAME + r"\s+(?:[\w-]+\s+){0,2}?(?:leadership principles|culture|hiring bar|hiring committee|interview process|keeper test)\b"),
+    (re.compile(_NAME + r"\s+(?:[\w-]+\s+){0,2}?(?:leadership principles|culture|hiring bar|hiring committee|interview process|keeper test)\b"), False),
 ]
 
 
 #: Capitalised words that are no employer's name ("Which Amazon …": the name is "Amazon").
 _NOT_NAMES = {"i", "i'm", "ml", "ai", "the", "a", "an", "my", "our", "their", "your", "which", "what", "how", "is", "does", "do", "why", "when", "where", "who"}
-#: Working somewhere is context ("my job at Accenture"); asking how it hires or works is the question.
+#: Words that ask how an employer hires or works.
 _EMPLOYER_WORDS = re.compile(r"\b" + _EMPLOYER_THING + r"\b|\b(hire|hiring|interview\w*|remote|work-life|pay)\b", re.I)
 
 
@@ -138,10 +140,13 @@ def employer_names(question: str) -> list[str]:
     ([], [])
     """
     found = []
-    for pattern in _EMPLOYER:
+    asks_about_work = bool(_EMPLOYER_WORDS.search(question))
+    for pattern, needs_work_words in _EMPLOYER:
+        if needs_work_words and not asks_about_work:
+            continue
         for m in pattern.finditer(question):
             name = " ".join(w for w in m.group(1).split() if w.lower() not in _NOT_NAMES)
-            if name and not (pattern is _EMPLOYER[2] and not _EMPLOYER_WORDS.search(question)):
+            if name:
                 found.append(name)
     return list(dict.fromkeys(found))
 
